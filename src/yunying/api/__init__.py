@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI): ingest at the SDKs' paths, and the versioned API under /api/."""

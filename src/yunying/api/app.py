@@ -1,0 +1,58 @@
+"""The FastAPI application factory.
+
+Routers are added here and nowhere else, so the whole HTTP surface is visible in one file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from yunying import __version__
+from yunying.api.state import AppState
+from yunying.config import Settings, get_settings
+from yunying.store.base import EventStore
+
+
+def create_app(settings: Settings | None = None, *, store: EventStore | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.yunying = AppState.build(settings, store=store)
+        try:
+            yield
+        finally:
+            app.state.yunying.close()
+
+    app = FastAPI(
+        title="Yunying API",
+        version=__version__,
+        description="Yunying (运营): track, analyse, segment, act, review.",
+        lifespan=lifespan,
+    )
+    _include_routers(app)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home() -> str:
+        return (
+            "<!doctype html><meta charset='utf-8'><title>Yunying 运营</title>"
+            "<h1>Yunying 运营</h1><p>The console is coming; the API is at "
+            "<a href='/docs'>/docs</a>.</p>"
+        )
+
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    from yunying.api import routers
+
+    for router in routers.all_routers():
+        app.include_router(router)

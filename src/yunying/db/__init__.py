@@ -1,0 +1,1 @@
+"""Operational store: SQLAlchemy 2 models over SQLite (default) or PostgreSQL."""

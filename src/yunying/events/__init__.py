@@ -1,0 +1,1 @@
+"""Events: the model, wire formats (PostHog, Segment), validation, identity, dedupe."""

@@ -1,0 +1,123 @@
+"""Group commit for HTTP ingest: many requests, one durable write, then every ack.
+
+A request hands its events to the writer and waits; one background thread takes whatever
+has queued (up to ``max_batch`` events, waiting at most ``flush_ms`` for more), writes it in
+one transaction through ``write_events`` and only then resolves each waiting request. So a
+2xx always means "committed", while the store sees few, large transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from yunying.events.model import Event
+from yunying.events.pipeline import write_events
+from yunying.store.base import EventStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Pending:
+    events: Sequence[Event]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[int]
+
+
+class WriterClosed(RuntimeError):
+    pass
+
+
+class IngestWriter:
+    def __init__(self, store: EventStore, *, flush_ms: int = 20, max_batch: int = 20_000) -> None:
+        self._store = store
+        self._flush_s = flush_ms / 1000
+        self._max_batch = max_batch
+        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="yunying-ingest", daemon=True)
+        self._closed = False
+
+    def start(self) -> None:
+        self._thread.start()
+
+    async def submit(self, events: Sequence[Event]) -> int:
+        """Resolve (to the number of events) once ``events`` are durably stored.
+
+        Raises if the write failed, so the request can answer 5xx and the SDK retries.
+        """
+        if self._closed:
+            raise WriterClosed("ingest writer is shut down")
+        if not events:
+            return 0
+        loop = asyncio.get_running_loop()
+        pending = _Pending(events, loop, loop.create_future())
+        self._queue.put(pending)
+        return await pending.future
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop taking work, finish what is queued, and join the thread."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _take(self) -> tuple[list[_Pending], bool]:
+        first = self._queue.get()
+        if first is None:
+            return [], True
+        group, size = [first], len(first.events)
+        deadline = time.monotonic() + self._flush_s
+        stop = False
+        while size < self._max_batch:
+            remaining = deadline - time.monotonic()
+            try:
+                item = (
+                    self._queue.get(timeout=max(remaining, 0))
+                    if remaining > 0
+                    else (self._queue.get_nowait())
+                )
+            except queue.Empty:
+                break
+            if item is None:
+                stop = True
+                break
+            group.append(item)
+            size += len(item.events)
+        return group, stop
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            group, stop = self._take()
+            if not group:
+                continue
+            events = [e for p in group for e in p.events]
+            try:
+                summary = write_events(self._store, events)
+            except Exception as exc:  # every waiting request learns the write failed
+                log.exception("ingest write failed")
+                for p in group:
+                    p.loop.call_soon_threadsafe(_set_exception, p.future, exc)
+                continue
+            log.debug("ingest commit: %s events, %s new", summary.received, summary.inserted)
+            # Duplicates are accepted silently (as PostHog does): each request learns only
+            # that all of its events are durable.
+            for p in group:
+                p.loop.call_soon_threadsafe(_set_result, p.future, len(p.events))
+
+
+def _set_result(fut: asyncio.Future[int], value: int) -> None:
+    if not fut.done():
+        fut.set_result(value)
+
+
+def _set_exception(fut: asyncio.Future[int], exc: BaseException) -> None:
+    if not fut.done():
+        fut.set_exception(exc)

@@ -1,0 +1,297 @@
+"""The only place where DuckDB and ClickHouse SQL differ.
+
+Metric queries are written once, as SQL text that calls these helpers for every
+engine-specific piece (time zones, JSON properties, date arithmetic, literals). Anything
+not routed through a ``Dialect`` method must be SQL that both engines accept. Values from
+users only ever reach SQL through ``str_lit``/``ident``/``json_path``, which are tested with
+hostile input on both engines.
+
+Why not SQLGlot transpilation: the pieces that differ are few but subtle (JSON of
+non-string values, time-zone conversion of naive UTC timestamps, NULLs after ASOF joins),
+and an explicit helper per piece is easier to test and read than a transpiler's output.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC as _UTC
+from datetime import date, datetime
+from typing import Literal
+
+Interval = Literal["hour", "day", "week", "month"]
+
+
+class Dialect:
+    name: str = "base"
+
+    # ---- literals and identifiers -------------------------------------------------------
+    def str_lit(self, value: str) -> str:
+        raise NotImplementedError
+
+    def ident(self, name: str) -> str:
+        raise NotImplementedError
+
+    def num_lit(self, value: float | int) -> str:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"not a number: {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"not a finite number: {value!r}")
+        return repr(value)
+
+    def ts_lit(self, value: datetime) -> str:
+        """A UTC timestamp literal (aware datetimes are converted to UTC)."""
+        raise NotImplementedError
+
+    def date_lit(self, value: date) -> str:
+        raise NotImplementedError
+
+    # ---- JSON properties ------------------------------------------------------------------
+    def json_str(self, column: str, key: str) -> str:
+        """Property ``key`` of JSON ``column`` as text; NULL when missing.
+
+        Numbers and booleans come back in their JSON spelling (``12``, ``true``).
+        """
+        raise NotImplementedError
+
+    def json_num(self, column: str, key: str) -> str:
+        """Property ``key`` as DOUBLE; NULL when missing or not numeric."""
+        raise NotImplementedError
+
+    # ---- time --------------------------------------------------------------------------
+    def local_ts(self, column: str, tz: str) -> str:
+        """UTC timestamp column shown in the project's time zone (for bucketing)."""
+        raise NotImplementedError
+
+    def local_date(self, column: str, tz: str) -> str:
+        raise NotImplementedError
+
+    def day_of_week(self, date_expr: str) -> str:
+        """ISO day of week: Monday=1 … Sunday=7."""
+        raise NotImplementedError
+
+    def add_days(self, date_expr: str, days: str | int) -> str:
+        raise NotImplementedError
+
+    def add_months(self, date_expr: str, months: str | int) -> str:
+        raise NotImplementedError
+
+    def days_between(self, start: str, end: str) -> str:
+        """Whole days from date ``start`` to date ``end`` (end - start)."""
+        raise NotImplementedError
+
+    def months_between(self, start: str, end: str) -> str:
+        raise NotImplementedError
+
+    def month_start(self, date_expr: str) -> str:
+        raise NotImplementedError
+
+    def add_seconds(self, ts_expr: str, seconds: str | int) -> str:
+        return f"({ts_expr} + INTERVAL ({seconds}) SECOND)"
+
+    def epoch_seconds(self, ts_expr: str) -> str:
+        """Seconds since 1970 as DOUBLE (microsecond precision)."""
+        raise NotImplementedError
+
+    def period_start(self, column: str, tz: str, interval: Interval, week_start: int = 1) -> str:
+        """First day (or hour) of the calendar period holding UTC timestamp ``column``.
+
+        ``week_start`` is the ISO weekday weeks start on (1 = Monday, 7 = Sunday).
+        """
+        if interval == "hour":
+            return self.hour_start(column, tz)
+        d = self.local_date(column, tz)
+        return self.period_of_date(d, interval, week_start)
+
+    def period_of_date(self, d: str, interval: Interval, week_start: int = 1) -> str:
+        if interval == "day":
+            return d
+        if interval == "week":
+            offset = f"(({self.day_of_week(d)} - {int(week_start)} + 7) % 7)"
+            return self.add_days(d, f"-{offset}")
+        if interval == "month":
+            return self.month_start(d)
+        raise ValueError(f"unknown interval {interval!r}")
+
+    def hour_start(self, column: str, tz: str) -> str:
+        raise NotImplementedError
+
+    # ---- aggregates ----------------------------------------------------------------------
+    def arg_max(self, value: str, by: str) -> str:
+        raise NotImplementedError
+
+    def arg_min(self, value: str, by: str) -> str:
+        raise NotImplementedError
+
+    def median(self, expr: str) -> str:
+        raise NotImplementedError
+
+    def count_distinct(self, expr: str) -> str:
+        """Exact distinct count (ClickHouse's uniqExact, not an estimate)."""
+        return f"count(DISTINCT {expr})"
+
+    def regexp_matches(self, expr: str, pattern_sql: str) -> str:
+        raise NotImplementedError
+
+    def settings_suffix(self) -> str:
+        """Text appended to every query (ClickHouse settings); empty elsewhere."""
+        return ""
+
+
+def _pointer(key: str) -> str:
+    """RFC 6901 JSON Pointer for one top-level key (no path syntax leaks from the key)."""
+    return "/" + key.replace("~", "~0").replace("/", "~1")
+
+
+class DuckDBDialect(Dialect):
+    name = "duckdb"
+
+    def str_lit(self, value: str) -> str:
+        if not isinstance(value, str):
+            raise TypeError(f"not a string: {value!r}")
+        if "\x00" in value:
+            raise ValueError("strings may not contain NUL characters")
+        return "'" + value.replace("'", "''") + "'"
+
+    def ident(self, name: str) -> str:
+        if "\x00" in name:
+            raise ValueError("identifiers may not contain NUL characters")
+        return '"' + name.replace('"', '""') + '"'
+
+    def ts_lit(self, value: datetime) -> str:
+        if value.tzinfo is not None:
+            value = value.astimezone(_UTC).replace(tzinfo=None)
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+
+    def date_lit(self, value: date) -> str:
+        return f"DATE '{value.isoformat()}'"
+
+    def json_str(self, column: str, key: str) -> str:
+        return f"json_extract_string({column}, {self.str_lit(_pointer(key))})"
+
+    def json_num(self, column: str, key: str) -> str:
+        return f"TRY_CAST(json_extract({column}, {self.str_lit(_pointer(key))}) AS DOUBLE)"
+
+    def local_ts(self, column: str, tz: str) -> str:
+        return f"timezone({self.str_lit(tz)}, timezone('UTC', {column}))"
+
+    def local_date(self, column: str, tz: str) -> str:
+        return f"CAST({self.local_ts(column, tz)} AS DATE)"
+
+    def hour_start(self, column: str, tz: str) -> str:
+        return f"date_trunc('hour', {self.local_ts(column, tz)})"
+
+    def day_of_week(self, date_expr: str) -> str:
+        return f"isodow({date_expr})"
+
+    def add_days(self, date_expr: str, days: str | int) -> str:
+        return f"CAST({date_expr} + to_days(CAST({days} AS INTEGER)) AS DATE)"
+
+    def add_months(self, date_expr: str, months: str | int) -> str:
+        return f"CAST({date_expr} + to_months(CAST({months} AS INTEGER)) AS DATE)"
+
+    def days_between(self, start: str, end: str) -> str:
+        return f"date_diff('day', {start}, {end})"
+
+    def months_between(self, start: str, end: str) -> str:
+        return f"date_diff('month', {start}, {end})"
+
+    def month_start(self, date_expr: str) -> str:
+        return f"CAST(date_trunc('month', {date_expr}) AS DATE)"
+
+    def epoch_seconds(self, ts_expr: str) -> str:
+        return f"(epoch_us({ts_expr}) / 1000000.0)"
+
+    def arg_max(self, value: str, by: str) -> str:
+        return f"arg_max({value}, {by})"
+
+    def arg_min(self, value: str, by: str) -> str:
+        return f"arg_min({value}, {by})"
+
+    def median(self, expr: str) -> str:
+        return f"quantile_cont({expr}, 0.5)"
+
+    def regexp_matches(self, expr: str, pattern_sql: str) -> str:
+        return f"regexp_matches({expr}, {pattern_sql})"
+
+
+class ClickHouseDialect(Dialect):
+    name = "clickhouse"
+
+    def str_lit(self, value: str) -> str:
+        if not isinstance(value, str):
+            raise TypeError(f"not a string: {value!r}")
+        if "\x00" in value:
+            raise ValueError("strings may not contain NUL characters")
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    def ident(self, name: str) -> str:
+        if "\x00" in name:
+            raise ValueError("identifiers may not contain NUL characters")
+        return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+    def ts_lit(self, value: datetime) -> str:
+        if value.tzinfo is not None:
+            value = value.astimezone(_UTC).replace(tzinfo=None)
+        return f"toDateTime64('{value.isoformat(sep=' ', timespec='microseconds')}', 6, 'UTC')"
+
+    def date_lit(self, value: date) -> str:
+        return f"toDate('{value.isoformat()}')"
+
+    def json_str(self, column: str, key: str) -> str:
+        k = self.str_lit(key)
+        return (
+            f"if(JSONType({column}, {k}) = 'String', JSONExtractString({column}, {k}), "
+            f"nullIf(JSONExtractRaw({column}, {k}), ''))"
+        )
+
+    def json_num(self, column: str, key: str) -> str:
+        k = self.str_lit(key)
+        return f"JSONExtract({column}, {k}, 'Nullable(Float64)')"
+
+    def local_ts(self, column: str, tz: str) -> str:
+        return f"toTimeZone({column}, {self.str_lit(tz)})"
+
+    def local_date(self, column: str, tz: str) -> str:
+        return f"toDate({column}, {self.str_lit(tz)})"
+
+    def hour_start(self, column: str, tz: str) -> str:
+        return f"toStartOfHour({self.local_ts(column, tz)})"
+
+    def day_of_week(self, date_expr: str) -> str:
+        return f"toDayOfWeek({date_expr})"
+
+    def add_days(self, date_expr: str, days: str | int) -> str:
+        return f"addDays({date_expr}, toInt32({days}))"
+
+    def add_months(self, date_expr: str, months: str | int) -> str:
+        return f"addMonths({date_expr}, toInt32({months}))"
+
+    def days_between(self, start: str, end: str) -> str:
+        return f"dateDiff('day', {start}, {end})"
+
+    def months_between(self, start: str, end: str) -> str:
+        return f"dateDiff('month', {start}, {end})"
+
+    def month_start(self, date_expr: str) -> str:
+        return f"toStartOfMonth({date_expr})"
+
+    def epoch_seconds(self, ts_expr: str) -> str:
+        return f"(toUnixTimestamp64Micro({ts_expr}) / 1000000.0)"
+
+    def arg_max(self, value: str, by: str) -> str:
+        return f"argMax({value}, {by})"
+
+    def arg_min(self, value: str, by: str) -> str:
+        return f"argMin({value}, {by})"
+
+    def median(self, expr: str) -> str:
+        return f"quantileExactInclusive(0.5)({expr})"
+
+    def count_distinct(self, expr: str) -> str:
+        return f"uniqExact({expr})"
+
+    def regexp_matches(self, expr: str, pattern_sql: str) -> str:
+        return f"match({expr}, {pattern_sql})"
+
+    def settings_suffix(self) -> str:
+        return " SETTINGS join_use_nulls = 1"

@@ -1,0 +1,177 @@
+"""DuckDB event store: the embedded default.
+
+One process owns the file for writing (DuckDB's rule); writes go through ``write`` in one
+transaction each, so an acknowledged batch is in DuckDB's WAL before the caller returns.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from yunying.store.base import PersonRow, WriteBatch
+from yunying.store.dialect import DuckDBDialect
+from yunying.store.schema import events_to_arrow, pdi_to_arrow, persons_to_arrow
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS events (
+    uuid VARCHAR NOT NULL,
+    project_id INTEGER NOT NULL,
+    event VARCHAR NOT NULL,
+    distinct_id VARCHAR NOT NULL,
+    person_id VARCHAR NOT NULL,
+    timestamp TIMESTAMP NOT NULL,
+    received_at TIMESTAMP NOT NULL,
+    properties VARCHAR NOT NULL,
+    current_url VARCHAR,
+    referrer VARCHAR,
+    utm_source VARCHAR,
+    channel VARCHAR,
+    revenue DOUBLE,
+    content_id VARCHAR,
+    PRIMARY KEY (project_id, uuid)
+);
+CREATE TABLE IF NOT EXISTS persons (
+    project_id INTEGER NOT NULL,
+    id VARCHAR NOT NULL,
+    properties VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    version BIGINT NOT NULL,
+    PRIMARY KEY (project_id, id)
+);
+CREATE TABLE IF NOT EXISTS person_distinct_ids (
+    project_id INTEGER NOT NULL,
+    distinct_id VARCHAR NOT NULL,
+    person_id VARCHAR NOT NULL,
+    version BIGINT NOT NULL,
+    PRIMARY KEY (project_id, distinct_id)
+);
+"""
+
+
+class DuckDBStore:
+    dialect = DuckDBDialect()
+
+    def __init__(self, path: Path | str | None = None, *, read_only: bool = False) -> None:
+        """``path=None`` (or ``":memory:"``) gives an in-memory store for tests."""
+        target = ":memory:" if path in (None, ":memory:") else str(path)
+        if target != ":memory:":
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        self.path = target
+        self._con = duckdb.connect(target, read_only=read_only)
+        self._lock = threading.Lock()
+
+    # DuckDB connections are not thread-safe; each thread gets its own cursor.
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        return self._con.cursor()
+
+    def ensure_schema(self) -> None:
+        with self._lock:
+            self._con.execute(_DDL).fetchall()
+
+    def write(self, batch: WriteBatch) -> int:
+        if not (batch.events or batch.persons or batch.distinct_ids):
+            return 0
+        with self._lock:
+            con = self._con
+            con.execute("BEGIN TRANSACTION").fetchall()
+            try:
+                inserted = 0
+                if batch.events:
+                    ev = events_to_arrow(batch.events)
+                    con.register("_yy_events_in", ev)
+                    before = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
+                    con.execute(
+                        "INSERT OR IGNORE INTO events "
+                        "SELECT DISTINCT ON (project_id, uuid) * FROM _yy_events_in"
+                    ).fetchall()
+                    after = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
+                    inserted = after - before
+                    con.unregister("_yy_events_in")
+                if batch.persons:
+                    con.register("_yy_persons_in", persons_to_arrow(batch.persons))
+                    con.execute(
+                        "INSERT OR REPLACE INTO persons "
+                        "SELECT DISTINCT ON (project_id, id) * FROM _yy_persons_in "
+                        "ORDER BY project_id, id, version DESC"
+                    ).fetchall()
+                    con.unregister("_yy_persons_in")
+                if batch.distinct_ids:
+                    con.register("_yy_pdi_in", pdi_to_arrow(batch.distinct_ids))
+                    con.execute(
+                        "INSERT OR REPLACE INTO person_distinct_ids "
+                        "SELECT DISTINCT ON (project_id, distinct_id) * FROM _yy_pdi_in "
+                        "ORDER BY project_id, distinct_id, version DESC"
+                    ).fetchall()
+                    con.unregister("_yy_pdi_in")
+                con.execute("COMMIT").fetchall()
+            except BaseException:
+                con.execute("ROLLBACK").fetchall()
+                raise
+        return int(inserted)
+
+    def existing_uuids(self, project_id: int, uuids: Iterable[str]) -> set[str]:
+        ids = list(uuids)
+        if not ids:
+            return set()
+        cur = self._cursor()
+        cur.register("_yy_ids", pa.table({"uuid": pa.array(ids, pa.string())}))
+        out = cur.execute(
+            "SELECT e.uuid FROM events e JOIN _yy_ids i ON e.uuid = i.uuid WHERE e.project_id = ?",
+            [project_id],
+        ).fetchall()
+        return {r[0] for r in out}
+
+    def distinct_id_map(self, project_id: int, distinct_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(distinct_ids)
+        if not ids:
+            return {}
+        cur = self._cursor()
+        cur.register("_yy_ids", pa.table({"d": pa.array(ids, pa.string())}))
+        out = cur.execute(
+            "SELECT p.distinct_id, p.person_id FROM person_distinct_ids p "
+            "JOIN _yy_ids i ON p.distinct_id = i.d WHERE p.project_id = ?",
+            [project_id],
+        ).fetchall()
+        return dict(out)
+
+    def person_ids_for(self, project_id: int, person_ids: Iterable[str]) -> dict[str, list[str]]:
+        ids = list(person_ids)
+        if not ids:
+            return {}
+        cur = self._cursor()
+        cur.register("_yy_ids", pa.table({"p": pa.array(ids, pa.string())}))
+        out: dict[str, list[str]] = {}
+        for d, p in cur.execute(
+            "SELECT m.distinct_id, m.person_id FROM person_distinct_ids m "
+            "JOIN _yy_ids i ON m.person_id = i.p WHERE m.project_id = ?",
+            [project_id],
+        ).fetchall():
+            out.setdefault(p, []).append(d)
+        return out
+
+    def persons(self, project_id: int, ids: Iterable[str]) -> dict[str, PersonRow]:
+        wanted = list(ids)
+        if not wanted:
+            return {}
+        cur = self._cursor()
+        cur.register("_yy_ids", pa.table({"p": pa.array(wanted, pa.string())}))
+        out = {}
+        for pid, props, created, version in cur.execute(
+            "SELECT id, properties, created_at, version FROM persons p "
+            "JOIN _yy_ids i ON p.id = i.p WHERE p.project_id = ?",
+            [project_id],
+        ).fetchall():
+            out[pid] = PersonRow(project_id, pid, orjson.loads(props), created, version)
+        return out
+
+    def query(self, sql: str) -> pa.Table:
+        return self._cursor().sql(sql).to_arrow_table()
+
+    def close(self) -> None:
+        self._con.close()

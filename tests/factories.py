@@ -1,0 +1,73 @@
+"""Small builders for hand-computed test cases: events at local times, identity merges."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from yunying.events.model import Event, person_uuid
+from yunying.store.base import DistinctIdRow, EventStore, PersonRow, WriteBatch
+
+_seq = itertools.count(1)
+
+
+def at(local: str, tz: str = "Asia/Shanghai") -> datetime:
+    """'2024-01-01 09:30' in ``tz`` as an aware UTC datetime."""
+    fmt = "%Y-%m-%d %H:%M:%S" if local.count(":") == 2 else "%Y-%m-%d %H:%M"
+    if len(local) == 10:
+        fmt = "%Y-%m-%d"
+    return datetime.strptime(local, fmt).replace(tzinfo=ZoneInfo(tz)).astimezone(UTC)
+
+
+def ev(
+    distinct_id: str,
+    event: str,
+    when: str | datetime,
+    project_id: int = 1,
+    tz: str = "Asia/Shanghai",
+    **properties: Any,
+) -> Event:
+    ts = at(when, tz) if isinstance(when, str) else when
+    n = next(_seq)
+    return Event(
+        uuid=f"00000000-0000-4000-8000-{n:012d}",
+        project_id=project_id,
+        event=event,
+        distinct_id=distinct_id,
+        person_id=person_uuid(project_id, distinct_id),
+        timestamp=ts,
+        received_at=ts,
+        properties=properties,
+    )
+
+
+def load(
+    store: EventStore,
+    events: list[Event],
+    *,
+    merges: dict[str, str] | None = None,
+    person_props: dict[str, dict[str, Any]] | None = None,
+    project_id: int = 1,
+) -> None:
+    """Write events; ``merges`` maps a distinct id to the distinct id whose person it joins.
+
+    Person ids are ``person_uuid(project, root distinct id)``; ``person_props`` is keyed by
+    root distinct id.
+    """
+    merges = merges or {}
+    ids = {e.distinct_id for e in events if e.project_id == project_id} | set(merges)
+    ids |= set(merges.values())
+    rows = [DistinctIdRow(project_id, d, person_uuid(project_id, merges.get(d, d)), 1) for d in ids]
+    persons = [
+        PersonRow(
+            project_id, person_uuid(project_id, d), props, datetime(2020, 1, 1, tzinfo=UTC), 1
+        )
+        for d, props in (person_props or {}).items()
+    ]
+    store.write(WriteBatch(events=events, persons=persons, distinct_ids=rows))
+
+
+def pid(distinct_id: str, project_id: int = 1) -> str:
+    return person_uuid(project_id, distinct_id)
