@@ -149,3 +149,21 @@ def test_month_start_and_arithmetic(engine: EventStore) -> None:
     )
     row = engine.query(sql).to_pylist()[0]
     assert row == {"m": date(2024, 2, 1), "n": date(2024, 3, 1), "am": date(2024, 3, 29), "dd": 59}
+
+
+@pytest.mark.parametrize(
+    ("doc", "expected"),
+    [
+        ('{"k": "v"}', "v"),
+        ('{"k": 12}', "12"),
+        ('{"k": 1.5}', "1.5"),
+        ('{"k": true}', "true"),
+        ('{"k": null}', None),
+        ('{"j": 1}', None),
+        ('{"k": ""}', ""),
+    ],
+)
+def test_json_str_agrees_across_engines(engine: EventStore, doc: str, expected: str | None):
+    d = engine.dialect
+    sql = f"SELECT {d.json_str(d.str_lit(doc), 'k')} AS v"
+    assert engine.query(sql).column("v").to_pylist() == [expected]

@@ -47,7 +47,7 @@ class Dialect:
 
     # ---- JSON properties ------------------------------------------------------------------
     def json_str(self, column: str, key: str) -> str:
-        """Property ``key`` of JSON ``column`` as text; NULL when missing.
+        """Property ``key`` of JSON ``column`` as text; NULL when missing or JSON null.
 
         Numbers and booleans come back in their JSON spelling (``12``, ``true``).
         """
@@ -92,6 +92,11 @@ class Dialect:
         """Seconds since 1970 as DOUBLE (microsecond precision)."""
         raise NotImplementedError
 
+    def epoch_micros(self, ts_expr: str) -> str:
+        """Microseconds since 1970 as a 64-bit integer: exact, so ties and window edges
+        compare without float rounding (funnels order and join on it)."""
+        raise NotImplementedError
+
     def period_start(self, column: str, tz: str, interval: Interval, week_start: int = 1) -> str:
         """First day (or hour) of the calendar period holding UTC timestamp ``column``.
 
@@ -132,9 +137,20 @@ class Dialect:
     def regexp_matches(self, expr: str, pattern_sql: str) -> str:
         raise NotImplementedError
 
+    def url_host(self, expr: str) -> str:
+        """Lower-cased host of an absolute URL, without a leading ``www.``; NULL if none.
+
+        ``$direct`` and other non-URLs give NULL (AARRR first-touch channel from referrer).
+        """
+        raise NotImplementedError
+
     def settings_suffix(self) -> str:
         """Text appended to every query (ClickHouse settings); empty elsewhere."""
         return ""
+
+
+# scheme://[user@][www.]host — group 1 is the host (RE2 syntax, same on both engines).
+_URL_HOST_RE = r"^[a-z][a-z0-9+.-]*://(?:[^/?#@]*@)?(?:www\.)?([^/:?#@]+)"
 
 
 def _pointer(key: str) -> str:
@@ -201,6 +217,9 @@ class DuckDBDialect(Dialect):
     def epoch_seconds(self, ts_expr: str) -> str:
         return f"(epoch_us({ts_expr}) / 1000000.0)"
 
+    def epoch_micros(self, ts_expr: str) -> str:
+        return f"epoch_us({ts_expr})"
+
     def arg_max(self, value: str, by: str) -> str:
         return f"arg_max({value}, {by})"
 
@@ -212,6 +231,10 @@ class DuckDBDialect(Dialect):
 
     def regexp_matches(self, expr: str, pattern_sql: str) -> str:
         return f"regexp_matches({expr}, {pattern_sql})"
+
+    def url_host(self, expr: str) -> str:
+        pattern = self.str_lit(_URL_HOST_RE)
+        return f"nullif(regexp_extract(lower({expr}), {pattern}, 1), '')"
 
 
 class ClickHouseDialect(Dialect):
@@ -240,8 +263,8 @@ class ClickHouseDialect(Dialect):
     def json_str(self, column: str, key: str) -> str:
         k = self.str_lit(key)
         return (
-            f"if(JSONType({column}, {k}) = 'String', JSONExtractString({column}, {k}), "
-            f"nullIf(JSONExtractRaw({column}, {k}), ''))"
+            f"multiIf(JSONType({column}, {k}) = 'String', JSONExtractString({column}, {k}), "
+            f"JSONType({column}, {k}) = 'Null', NULL, nullIf(JSONExtractRaw({column}, {k}), ''))"
         )
 
     def json_num(self, column: str, key: str) -> str:
@@ -278,6 +301,9 @@ class ClickHouseDialect(Dialect):
     def epoch_seconds(self, ts_expr: str) -> str:
         return f"(toUnixTimestamp64Micro({ts_expr}) / 1000000.0)"
 
+    def epoch_micros(self, ts_expr: str) -> str:
+        return f"toUnixTimestamp64Micro({ts_expr})"
+
     def arg_max(self, value: str, by: str) -> str:
         return f"argMax({value}, {by})"
 
@@ -292,6 +318,9 @@ class ClickHouseDialect(Dialect):
 
     def regexp_matches(self, expr: str, pattern_sql: str) -> str:
         return f"match({expr}, {pattern_sql})"
+
+    def url_host(self, expr: str) -> str:
+        return f"nullIf(extract(lower({expr}), {self.str_lit(_URL_HOST_RE)}), '')"
 
     def settings_suffix(self) -> str:
         return " SETTINGS join_use_nulls = 1"

@@ -1,0 +1,425 @@
+"""Retention: of the persons who did a start event in period c, how many came back in c+k.
+
+Cohorts are calendar periods (day, week, month) in the project's time zone. Column 0 is
+the cohort size; column k counts cohort members who did the return event in period c+k
+("on" mode) or in any of c+1 … c+k ("within" mode). The SQL returns only sparse counts;
+zero-filling and averaging happen here in Python so both engines share that logic.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from yunying.analytics.common import NONE, OTHER, Breakdown, DateRange, EventSelector, Interval
+from yunying.analytics.context import ProjectContext
+from yunying.analytics.filters import PropertyFilter, property_expr
+from yunying.analytics.source import events_sql
+from yunying.store.base import EventStore, rows
+from yunying.store.dialect import Dialect
+
+
+class RetentionQuery(BaseModel):
+    """Cohort retention of persons doing ``start_event`` who later do ``return_event``."""
+
+    kind: Literal["retention"] = "retention"
+    start_event: EventSelector = Field(description="Event that puts a person in a cohort.")
+    return_event: EventSelector | None = Field(
+        default=None, description="Event that counts as coming back; defaults to start_event."
+    )
+    retention_type: Literal["recurring", "first_time"] = Field(
+        default="recurring",
+        description=(
+            "recurring: a cohort per period for everyone doing the start event in it; "
+            "first_time: only the period of the person's first ever start event."
+        ),
+    )
+    period: Interval = Field(default="day", description="Calendar period of cohorts/columns.")
+    periods: int = Field(
+        default=7, ge=1, le=366, description="Number of return columns after column 0."
+    )
+    mode: Literal["on", "within"] = Field(
+        default="on",
+        description=(
+            "on: column k = returned in period c+k exactly; "
+            "within: column k = returned in any period c+1 … c+k (cumulative)."
+        ),
+    )
+    date_range: DateRange = Field(
+        default_factory=DateRange,
+        description="Cohort periods: every period touching the range (widened to whole periods).",
+    )
+    filters: list[PropertyFilter] = Field(
+        default_factory=list, description="Applied to both start and return events."
+    )
+    breakdown: Breakdown | None = Field(
+        default=None,
+        description=(
+            "Split cohorts by an event property of the person's first start event in the "
+            "cohort period, or by a person property."
+        ),
+    )
+
+
+class RetentionCohort(BaseModel):
+    period_start: date
+    breakdown_value: str | None = None
+    size: int
+    counts: list[int] = Field(description="counts[0] = size; counts[k] = returned (column k).")
+    percentages: list[float] = Field(description="100 × counts[k] / size (0 for empty).")
+    complete: list[bool] = Field(description="Whether column k's period has ended by today.")
+
+
+class RetentionAverage(BaseModel):
+    """Cohort-size-weighted average; column k uses only cohorts whose column k is complete."""
+
+    breakdown_value: str | None = None
+    sizes: list[int]
+    counts: list[int]
+    percentages: list[float | None]
+
+
+class RetentionResult(BaseModel):
+    retention_type: Literal["recurring", "first_time"]
+    period: Interval
+    periods: int
+    mode: Literal["on", "within"]
+    cohorts: list[RetentionCohort]
+    average: RetentionAverage
+    breakdown_averages: list[RetentionAverage] = Field(default_factory=list)
+
+
+# ---- calendar periods (Python side, mirrors Dialect.period_of_date) ------------------------
+
+
+def period_floor(d: date, period: Interval, week_start: int = 1) -> date:
+    if period == "day":
+        return d
+    if period == "week":
+        return d - timedelta(days=(d.isoweekday() - week_start) % 7)
+    return d.replace(day=1)
+
+
+def period_add(d: date, period: Interval, n: int) -> date:
+    if period == "day":
+        return d + timedelta(days=n)
+    if period == "week":
+        return d + timedelta(days=7 * n)
+    months = d.year * 12 + d.month - 1 + n
+    return date(months // 12, months % 12 + 1, 1)
+
+
+def period_offset(start: date, later: date, period: Interval) -> int:
+    if period == "day":
+        return (later - start).days
+    if period == "week":
+        return (later - start).days // 7
+    return (later.year - start.year) * 12 + later.month - start.month
+
+
+def cohort_periods(ctx: ProjectContext, q: RetentionQuery) -> list[date]:
+    d_from, d_to = q.date_range.resolve(ctx)
+    first = period_floor(d_from, q.period, ctx.week_start)
+    last = period_floor(d_to, q.period, ctx.week_start)
+    out = [first]
+    while out[-1] < last:
+        out.append(period_add(out[-1], q.period, 1))
+    return out
+
+
+# ---- SQL -------------------------------------------------------------------------------------
+
+
+def _breakdown_col(dialect: Dialect, q: RetentionQuery) -> str:
+    if q.breakdown is None:
+        return f"{dialect.str_lit('')} AS bd"
+    b = q.breakdown
+    expr = property_expr(dialect, b.property, alias="e" if b.type == "event" else "p", kind=b.type)
+    return f"coalesce({expr}, {dialect.str_lit(NONE)}) AS bd"
+
+
+def build_retention_sql(dialect: Dialect, ctx: ProjectContext, q: RetentionQuery) -> str:
+    """Rows (part, cp, cbd, rp, n): part 0 = cohort sizes, part 1 = returns per period.
+
+    In "within" mode part 1 counts each member once, at their first return period.
+    """
+    periods = cohort_periods(ctx, q)
+    first, last = periods[0], periods[-1]
+    start_utc = ctx.day_start_utc(first)
+    cohort_end_utc = ctx.day_start_utc(period_add(last, q.period, 1))
+    return_end_utc = ctx.day_start_utc(period_add(last, q.period, q.periods + 1))
+    ret = q.return_event or q.start_event
+
+    def period_of(col: str) -> str:
+        return dialect.period_start(col, ctx.timezone, q.period, ctx.week_start)
+
+    starts = events_sql(
+        dialect,
+        ctx,
+        start=None if q.retention_type == "first_time" else start_utc,
+        end=cohort_end_utc,
+        event_names=[q.start_event.event],
+        filters=[*q.start_event.filters, *q.filters],
+        columns=[_breakdown_col(dialect, q)],
+    )
+    returns = events_sql(
+        dialect,
+        ctx,
+        start=start_utc,
+        end=return_end_utc,
+        event_names=[ret.event],
+        filters=[*ret.filters, *q.filters],
+    )
+    first_lit = dialect.date_lit(first)
+    if q.retention_type == "first_time":
+        cohort = (
+            "SELECT pid, cp0 AS cp, cbd FROM (\n"
+            f"    SELECT pid, min(cp) AS cp0, {dialect.arg_min('bd', 'ts')} AS cbd\n"
+            "    FROM s GROUP BY pid\n"
+            f"  ) f WHERE cp0 >= {first_lit}"
+        )
+    else:
+        cohort = (
+            f"SELECT pid, cp, {dialect.arg_min('bd', 'ts')} AS cbd FROM s "
+            f"WHERE cp >= {first_lit} GROUP BY pid, cp"
+        )
+    if q.period == "day":
+        upper = dialect.add_days("c.cp", q.periods)
+    elif q.period == "week":
+        upper = dialect.add_days("c.cp", 7 * q.periods)
+    else:
+        upper = dialect.add_months("c.cp", q.periods)
+    if q.mode == "on":
+        returned = "SELECT 1 AS part, cp, cbd, rp, count(*) AS n FROM h GROUP BY cp, cbd, rp"
+    else:
+        returned = (
+            "SELECT 1 AS part, cp, cbd, frp AS rp, count(*) AS n FROM (\n"
+            "    SELECT pid, cp, cbd, min(rp) AS frp FROM h GROUP BY pid, cp, cbd\n"
+            "  ) w GROUP BY cp, cbd, frp"
+        )
+    return (
+        "WITH s AS (\n"
+        f"  SELECT pid, ts, {period_of('ts')} AS cp, bd\n"
+        f"  FROM ({starts}) x\n"
+        "),\n"
+        f"c AS (\n  {cohort}\n),\n"
+        "r AS (\n"
+        f"  SELECT DISTINCT pid, {period_of('ts')} AS rp\n"
+        f"  FROM ({returns}) y\n"
+        "),\n"
+        "h AS (\n"
+        "  SELECT c.pid AS pid, c.cp AS cp, c.cbd AS cbd, r.rp AS rp\n"
+        "  FROM c INNER JOIN r ON r.pid = c.pid\n"
+        f"  WHERE r.rp > c.cp AND r.rp <= {upper}\n"
+        ")\n"
+        "SELECT part, cp, cbd, rp, n FROM (\n"
+        "  SELECT 0 AS part, cp, cbd, cp AS rp, count(*) AS n FROM c GROUP BY cp, cbd\n"
+        "  UNION ALL\n"
+        f"  {returned}\n"
+        ") u ORDER BY part, cp, cbd, rp"
+    )
+
+
+# ---- assembling the result -------------------------------------------------------------------
+
+
+def _top_values(sizes: dict[str, int], limit: int) -> set[str]:
+    ranked = sorted(sizes, key=lambda v: (-sizes[v], v))
+    return set(ranked[:limit])
+
+
+def _average(cohorts: list[RetentionCohort], n_cols: int, value: str | None) -> RetentionAverage:
+    sizes = [0] * n_cols
+    counts = [0] * n_cols
+    for c in cohorts:
+        for k in range(n_cols):
+            if k == 0 or c.complete[k]:
+                sizes[k] += c.size
+                counts[k] += c.counts[k]
+    pct = [100.0 * counts[k] / sizes[k] if sizes[k] else None for k in range(n_cols)]
+    return RetentionAverage(breakdown_value=value, sizes=sizes, counts=counts, percentages=pct)
+
+
+def assemble_retention(
+    ctx: ProjectContext, q: RetentionQuery, data: list[dict[str, Any]], today: date
+) -> RetentionResult:
+    """Zero-fill every cohort period, cumulate "within" counts, weight the averages."""
+    periods = cohort_periods(ctx, q)
+    n_cols = q.periods + 1
+    raw: dict[tuple[str, date], list[int]] = {}
+    for row in data:
+        value = str(row["cbd"]) if q.breakdown is not None else ""
+        cp = row["cp"]
+        k = 0 if int(row["part"]) == 0 else period_offset(cp, row["rp"], q.period)
+        if not 0 <= k < n_cols:
+            continue
+        raw.setdefault((value, cp), [0] * n_cols)[k] += int(row["n"])
+    if q.breakdown is not None:
+        totals: dict[str, int] = {}
+        for (value, _), cols in raw.items():
+            totals[value] = totals.get(value, 0) + cols[0]
+        keep = _top_values(totals, q.breakdown.limit)
+        merged: dict[tuple[str, date], list[int]] = {}
+        for (value, cp), cols in raw.items():
+            key = (value if value in keep else OTHER, cp)
+            acc = merged.setdefault(key, [0] * n_cols)
+            for k in range(n_cols):
+                acc[k] += cols[k]
+        raw = merged
+        totals = {}
+        for (value, _), cols in raw.items():
+            totals[value] = totals.get(value, 0) + cols[0]
+        values: list[str | None] = sorted(totals, key=lambda v: (-totals[v], v))
+    else:
+        values = [None]
+    cohorts: list[RetentionCohort] = []
+    for value in values:
+        for cp in periods:
+            cols = list(raw.get((value or "", cp), [0] * n_cols))
+            if q.mode == "within":
+                for k in range(2, n_cols):
+                    cols[k] += cols[k - 1]
+            size = cols[0]
+            complete = [period_add(cp, q.period, k + 1) <= today for k in range(n_cols)]
+            cohorts.append(
+                RetentionCohort(
+                    period_start=cp,
+                    breakdown_value=value,
+                    size=size,
+                    counts=cols,
+                    percentages=[100.0 * n / size if size else 0.0 for n in cols],
+                    complete=complete,
+                )
+            )
+    by_value = [
+        _average([c for c in cohorts if c.breakdown_value == v], n_cols, v)
+        for v in values
+        if v is not None
+    ]
+    return RetentionResult(
+        retention_type=q.retention_type,
+        period=q.period,
+        periods=q.periods,
+        mode=q.mode,
+        cohorts=cohorts,
+        average=_average(cohorts, n_cols, None),
+        breakdown_averages=by_value,
+    )
+
+
+def run_retention(
+    store: EventStore, ctx: ProjectContext, q: RetentionQuery, *, today: date | None = None
+) -> RetentionResult:
+    """Run on ``store``; ``today`` (local date, default now) decides which columns are complete."""
+    data = rows(store.query(build_retention_sql(store.dialect, ctx, q)))
+    return assemble_retention(ctx, q, data, today or ctx.today())
+
+
+# ---- D-N retention of new persons ------------------------------------------------------------
+
+
+def _selector(value: str | EventSelector | None) -> EventSelector | None:
+    return EventSelector(event=value) if isinstance(value, str) else value
+
+
+def build_retention_rate_sql(
+    dialect: Dialect,
+    ctx: ProjectContext,
+    *,
+    start_event: EventSelector | None,
+    return_event: EventSelector | None,
+    days: int,
+    date_from: date,
+    date_to: date,
+) -> str:
+    """One row (eligible, retained): persons first seen in [date_from, date_to] (local)."""
+    start_utc, end_utc = ctx.day_range_utc(date_from, date_to)
+    firsts = events_sql(
+        dialect,
+        ctx,
+        end=end_utc,
+        event_names=None if start_event is None else [start_event.event],
+        filters=start_event.filters if start_event else (),
+    )
+    r_start, r_end = ctx.day_range_utc(
+        date_from + timedelta(days=days), date_to + timedelta(days=days)
+    )
+    returns = events_sql(
+        dialect,
+        ctx,
+        start=r_start,
+        end=r_end,
+        event_names=None if return_event is None else [return_event.event],
+        filters=return_event.filters if return_event else (),
+    )
+    tz = ctx.timezone
+    return (
+        f"WITH f AS (SELECT pid, min(ts) AS fts FROM ({firsts}) x GROUP BY pid), "
+        f"c AS (SELECT pid, {dialect.add_days(dialect.local_date('fts', tz), days)} AS dn "
+        f"FROM f WHERE fts >= {dialect.ts_lit(start_utc)}), "
+        f"r AS (SELECT DISTINCT pid, {dialect.local_date('ts', tz)} AS rd FROM ({returns}) y) "
+        "SELECT count(*) AS eligible, "
+        "sum(CASE WHEN r.pid IS NULL THEN 0 ELSE 1 END) AS retained "
+        "FROM c LEFT JOIN r ON r.pid = c.pid AND r.rd = c.dn"
+    )
+
+
+def retention_counts(
+    store: EventStore,
+    ctx: ProjectContext,
+    *,
+    start_event: str | EventSelector | None,
+    days: int,
+    date_range: DateRange,
+    return_event: str | EventSelector | None = None,
+    today: date | None = None,
+) -> tuple[int, int]:
+    """(eligible, retained) behind ``retention_rate``."""
+    if days < 0:
+        raise ValueError("days must be >= 0")
+    d_from, d_to = date_range.resolve(ctx)
+    # Only persons whose day N has fully passed are eligible: an unfinished day is no answer.
+    d_to = min(d_to, (today or ctx.today()) - timedelta(days=days + 1))
+    if d_to < d_from:
+        return 0, 0
+    sql = build_retention_rate_sql(
+        store.dialect,
+        ctx,
+        start_event=_selector(start_event),
+        return_event=_selector(return_event),
+        days=days,
+        date_from=d_from,
+        date_to=d_to,
+    )
+    row = rows(store.query(sql))[0]
+    return int(row["eligible"] or 0), int(row["retained"] or 0)
+
+
+def retention_rate(
+    store: EventStore,
+    ctx: ProjectContext,
+    *,
+    start_event: str | EventSelector | None,
+    days: int,
+    date_range: DateRange,
+    return_event: str | EventSelector | None = None,
+    today: date | None = None,
+) -> float | None:
+    """D-N retention: share of persons whose first ever start event falls in the range who
+    did the return event (any event when None) on local day N after that first day.
+
+    ``start_event=None`` means "any event" (new persons). Persons whose day N has not ended
+    by ``today`` are left out; None when nobody is eligible.
+    """
+    eligible, retained = retention_counts(
+        store,
+        ctx,
+        start_event=start_event,
+        days=days,
+        date_range=date_range,
+        return_event=return_event,
+        today=today,
+    )
+    return retained / eligible if eligible else None

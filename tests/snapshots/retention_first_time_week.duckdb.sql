@@ -1,0 +1,24 @@
+WITH s AS (
+  SELECT pid, ts, CAST(CAST(timezone('Asia/Shanghai', timezone('UTC', ts)) AS DATE) + to_days(CAST(-((isodow(CAST(timezone('Asia/Shanghai', timezone('UTC', ts)) AS DATE)) - 1 + 7) % 7) AS INTEGER)) AS DATE) AS cp, bd
+  FROM (SELECT e.pid AS pid, e.event AS event, e.ts AS ts, e.uuid AS uuid, '' AS bd FROM (SELECT coalesce(m.person_id, e.person_id) AS pid, e.event AS event, e.timestamp AS ts, e.uuid AS uuid, e.distinct_id AS distinct_id, e.properties AS properties, e.current_url AS current_url, e.referrer AS referrer, e.utm_source AS utm_source, e.channel AS channel, e.revenue AS revenue, e.content_id AS content_id FROM events e LEFT JOIN (SELECT distinct_id, arg_max(person_id, version) AS person_id FROM person_distinct_ids WHERE project_id = 1 GROUP BY distinct_id) m ON m.distinct_id = e.distinct_id WHERE e.project_id = 1 AND e.timestamp < TIMESTAMP '2024-01-28 16:00:00' AND e.event IN ('signup')) e WHERE TRUE) x
+),
+c AS (
+  SELECT pid, cp0 AS cp, cbd FROM (
+    SELECT pid, min(cp) AS cp0, arg_min(bd, ts) AS cbd
+    FROM s GROUP BY pid
+  ) f WHERE cp0 >= DATE '2024-01-01'
+),
+r AS (
+  SELECT DISTINCT pid, CAST(CAST(timezone('Asia/Shanghai', timezone('UTC', ts)) AS DATE) + to_days(CAST(-((isodow(CAST(timezone('Asia/Shanghai', timezone('UTC', ts)) AS DATE)) - 1 + 7) % 7) AS INTEGER)) AS DATE) AS rp
+  FROM (SELECT e.pid AS pid, e.event AS event, e.ts AS ts, e.uuid AS uuid FROM (SELECT coalesce(m.person_id, e.person_id) AS pid, e.event AS event, e.timestamp AS ts, e.uuid AS uuid, e.distinct_id AS distinct_id, e.properties AS properties, e.current_url AS current_url, e.referrer AS referrer, e.utm_source AS utm_source, e.channel AS channel, e.revenue AS revenue, e.content_id AS content_id FROM events e LEFT JOIN (SELECT distinct_id, arg_max(person_id, version) AS person_id FROM person_distinct_ids WHERE project_id = 1 GROUP BY distinct_id) m ON m.distinct_id = e.distinct_id WHERE e.project_id = 1 AND e.timestamp >= TIMESTAMP '2023-12-31 16:00:00' AND e.timestamp < TIMESTAMP '2024-02-25 16:00:00' AND e.event IN ('login') AND (e.current_url IS NOT NULL)) e WHERE TRUE) y
+),
+h AS (
+  SELECT c.pid AS pid, c.cp AS cp, c.cbd AS cbd, r.rp AS rp
+  FROM c INNER JOIN r ON r.pid = c.pid
+  WHERE r.rp > c.cp AND r.rp <= CAST(c.cp + to_days(CAST(28 AS INTEGER)) AS DATE)
+)
+SELECT part, cp, cbd, rp, n FROM (
+  SELECT 0 AS part, cp, cbd, cp AS rp, count(*) AS n FROM c GROUP BY cp, cbd
+  UNION ALL
+  SELECT 1 AS part, cp, cbd, rp, count(*) AS n FROM h GROUP BY cp, cbd, rp
+) u ORDER BY part, cp, cbd, rp
