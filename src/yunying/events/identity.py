@@ -6,6 +6,16 @@ PostHog and Segment both express "these ids are one person" as events: ``$identi
 events plus the current id map into the new mapping rows and person property updates.
 Nothing here does I/O: the caller loads the current state and writes the result, so the
 rules are tested without a database.
+
+Rules:
+- a merge puts both ids on one person; when both already had (different) persons, every
+  id of the other person moves to the event's person, properties are combined (the
+  kept person's values win) and ``created_at`` is the earlier one;
+- ids that SDKs send when the app has no real id ("null", "undefined", "0", …) never
+  take part in a merge, otherwise every such user would become one person (PostHog
+  refuses these too);
+- events are applied in timestamp order, so ``$set`` of the latest event wins;
+- applying a batch whose effects are already in the state changes nothing.
 """
 
 from __future__ import annotations
@@ -22,20 +32,62 @@ from yunying.store.base import DistinctIdRow, PersonRow
 IDENTIFY = "$identify"
 CREATE_ALIAS = "$create_alias"
 MERGE_DANGEROUSLY = "$merge_dangerously"
+MERGE_EVENTS = frozenset({IDENTIFY, CREATE_ALIAS, MERGE_DANGEROUSLY})
+PERSON_PROPERTY_KEYS = ("$set", "$set_once", "$unset")
+
+# Placeholder ids that must never merge (compared lower-cased and stripped).
+ILLEGAL_MERGE_IDS = frozenset(
+    {
+        "anonymous",
+        "guest",
+        "distinctid",
+        "distinct_id",
+        "id",
+        "not_authenticated",
+        "email",
+        "undefined",
+        "true",
+        "false",
+        "null",
+        "none",
+        "nan",
+        "0",
+        "-1",
+        "[object object]",
+        '""',
+        "''",
+    }
+)
+
+
+def mergeable(distinct_id: str) -> bool:
+    return bool(distinct_id) and distinct_id.strip().lower() not in ILLEGAL_MERGE_IDS
 
 
 def merge_ids(event: Event) -> list[str]:
     """Other distinct ids this event says belong to the event's own person."""
-    props = event.properties
-    if event.event == IDENTIFY:
-        other = props.get("$anon_distinct_id")
-    elif event.event == CREATE_ALIAS or event.event == MERGE_DANGEROUSLY:
-        other = props.get("alias")
-    else:
+    if event.event not in MERGE_EVENTS:
         return []
-    if isinstance(other, str | int) and str(other) and str(other) != event.distinct_id:
-        return [str(other)]
-    return []
+    props = event.properties
+    other = props.get("$anon_distinct_id") if event.event == IDENTIFY else props.get("alias")
+    if isinstance(other, bool) or not isinstance(other, str | int | float):
+        return []
+    other = str(other)
+    if other == event.distinct_id or not mergeable(other) or not mergeable(event.distinct_id):
+        return []
+    return [other]
+
+
+def touches_persons(event: Event) -> bool:
+    """Whether the event changes the id map or person properties (beyond a first sighting).
+
+    Only these events must be deduplicated before identity runs: replaying a stale
+    ``$set`` would overwrite a newer value.
+    """
+    if event.event in MERGE_EVENTS:
+        return True
+    props = event.properties
+    return "$set" in props or "$set_once" in props or "$unset" in props
 
 
 def referenced_ids(events: Iterable[Event]) -> set[str]:
@@ -43,7 +95,8 @@ def referenced_ids(events: Iterable[Event]) -> set[str]:
     out: set[str] = set()
     for e in events:
         out.add(e.distinct_id)
-        out.update(merge_ids(e))
+        if e.event in MERGE_EVENTS:
+            out.update(merge_ids(e))
     return out
 
 
@@ -54,14 +107,26 @@ def _version() -> int:
 
 @dataclass
 class IdentityState:
-    """The mapping and persons as seen while processing one batch."""
+    """The mapping and persons as seen while processing one batch.
+
+    ``id_map`` starts as the stored mapping of every id the batch references; ``persons``
+    holds the stored persons the batch may change (others are fetched with
+    ``load_person`` if a rule needs them); ``members_of`` lists the stored ids of a
+    person, for merges of two existing persons.
+    """
 
     project_id: int
     id_map: dict[str, str]
     persons: dict[str, PersonRow]
     members_of: Callable[[str], list[str]]
+    load_person: Callable[[str], PersonRow | None] | None = None
     changed_ids: dict[str, str] = field(default_factory=dict)
     changed_persons: set[str] = field(default_factory=set)
+    _batch_members: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False)
+    _stored_persons: set[str] = field(default_factory=set, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._stored_persons = set(self.id_map.values()) | set(self.persons)
 
     def person_of(self, distinct_id: str, seen_at: datetime) -> str:
         pid = self.id_map.get(distinct_id)
@@ -74,9 +139,18 @@ class IdentityState:
     def _map(self, distinct_id: str, pid: str) -> None:
         self.id_map[distinct_id] = pid
         self.changed_ids[distinct_id] = pid
+        self._batch_members.setdefault(pid, set()).add(distinct_id)
+
+    def _person(self, pid: str) -> PersonRow | None:
+        row = self.persons.get(pid)
+        if row is None and pid in self._stored_persons and self.load_person is not None:
+            row = self.load_person(pid)
+            if row is not None:
+                self.persons[pid] = row
+        return row
 
     def _ensure_person(self, pid: str, seen_at: datetime) -> PersonRow:
-        row = self.persons.get(pid)
+        row = self._person(pid)
         if row is None:
             row = PersonRow(self.project_id, pid, {}, seen_at, 0)
             self.persons[pid] = row
@@ -101,11 +175,13 @@ class IdentityState:
         if current == target:
             return
         # Two persons become one: re-point every id of the absorbed person.
-        members = set(self.members_of(current))
-        members |= {d for d, p in self.id_map.items() if p == current}
+        stored = self.members_of(current) if current in self._stored_persons else []
+        members = {d for d in stored if self.id_map.get(d, current) == current}
+        members |= self._batch_members.pop(current, set())
+        members.add(other_id)
         for d in members:
             self._map(d, target)
-        absorbed = self.persons.get(current)
+        absorbed = self._person(current)
         kept = self._ensure_person(target, seen_at)
         if absorbed is not None:
             kept.properties = {**absorbed.properties, **kept.properties}
@@ -161,11 +237,18 @@ def _aware(value: datetime, like: datetime) -> datetime:
     return value
 
 
+def _timestamp(e: Event) -> datetime:
+    return e.timestamp
+
+
 def resolve(state: IdentityState, events: list[Event]) -> None:
     """Assign ``person_id`` to every event (in time order) and update ``state``."""
-    for e in sorted(events, key=lambda x: x.timestamp):
-        for other in merge_ids(e):
-            state.merge(other, e.distinct_id, e.timestamp)
+    for e in sorted(events, key=_timestamp):
+        if e.event in MERGE_EVENTS:
+            for other in merge_ids(e):
+                state.merge(other, e.distinct_id, e.timestamp)
         pid = state.person_of(e.distinct_id, e.timestamp)
         e.person_id = pid
-        state.apply_properties(pid, e.properties, e.timestamp)
+        props = e.properties
+        if "$set" in props or "$set_once" in props or "$unset" in props:
+            state.apply_properties(pid, props, e.timestamp)

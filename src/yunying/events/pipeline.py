@@ -1,4 +1,4 @@
-"""The one write path for events: identity, persons, dedupe, durable write.
+"""The one write path for events: dedupe, identity, persons, durable write.
 
 HTTP ingest, file import and the demo generator all call ``write_events``, so an event
 means the same thing whichever way it arrived.
@@ -10,9 +10,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from yunying.events.identity import IdentityState, referenced_ids, resolve
+from yunying.events.identity import IdentityState, referenced_ids, resolve, touches_persons
 from yunying.events.model import Event
-from yunying.store.base import EventStore, WriteBatch
+from yunying.store.base import EventStore, PersonRow, WriteBatch
 
 
 @dataclass(frozen=True)
@@ -25,23 +25,52 @@ class WriteSummary:
         return self.received - self.inserted
 
 
-def prepare_batch(store: EventStore, events: Sequence[Event]) -> WriteBatch:
-    """Resolve identities and person properties for ``events`` against the store."""
-    batch = WriteBatch(events=list(events))
-    by_project: dict[int, list[Event]] = defaultdict(list)
+def _unique(events: Sequence[Event]) -> list[Event]:
+    """First occurrence of each (project, uuid): an SDK retry inside one commit counts once."""
+    seen: set[tuple[int, str]] = set()
+    out = []
     for e in events:
+        key = (e.project_id, e.uuid)
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
+
+
+def prepare_batch(store: EventStore, events: Sequence[Event]) -> WriteBatch:
+    """Resolve identities and person properties for ``events`` against the store.
+
+    Events already stored are dropped first when they would change persons: a retried
+    ``$set`` must not overwrite a newer value, and a replayed batch must change nothing.
+    Plain events need no such look-up (the store skips known uuids on write).
+    """
+    unique = _unique(events)
+    by_project: dict[int, list[Event]] = defaultdict(list)
+    for e in unique:
         by_project[e.project_id].append(e)
+    batch = WriteBatch()
     for project_id, group in by_project.items():
-        ids = referenced_ids(group)
-        id_map = store.distinct_id_map(project_id, ids)
-        persons = store.persons(project_id, set(id_map.values()))
+        relevant = [e for e in group if touches_persons(e)]
+        if relevant:
+            stored = store.existing_uuids(project_id, [e.uuid for e in relevant])
+            if stored:
+                group = [e for e in group if e.uuid not in stored]
+                relevant = [e for e in relevant if e.uuid not in stored]
+        id_map = store.distinct_id_map(project_id, referenced_ids(group))
+        # Only persons a rule may change are loaded up front (their JSON is not free).
+        wanted = {id_map[d] for d in referenced_ids(relevant) if d in id_map}
+        persons = store.persons(project_id, wanted) if wanted else {}
 
         def members_of(pid: str, _p: int = project_id) -> list[str]:
             return store.person_ids_for(_p, [pid]).get(pid, [])
 
-        state = IdentityState(project_id, id_map, persons, members_of)
+        def load_person(pid: str, _p: int = project_id) -> PersonRow | None:
+            return store.persons(_p, [pid]).get(pid)
+
+        state = IdentityState(project_id, id_map, persons, members_of, load_person)
         resolve(state, group)
         pdi_rows, person_rows = state.rows()
+        batch.events.extend(group)
         batch.distinct_ids.extend(pdi_rows)
         batch.persons.extend(person_rows)
     return batch

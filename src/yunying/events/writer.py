@@ -9,12 +9,14 @@ one transaction through ``write_events`` and only then resolves each waiting req
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from yunying.events.model import Event
 from yunying.events.pipeline import write_events
@@ -98,19 +100,34 @@ class IngestWriter:
             group, stop = self._take()
             if not group:
                 continue
-            events = [e for p in group for e in p.events]
-            try:
-                summary = write_events(self._store, events)
-            except Exception as exc:  # every waiting request learns the write failed
-                log.exception("ingest write failed")
+            self._commit(group)
+
+    def _commit(self, group: list[_Pending]) -> None:
+        events = [e for p in group for e in p.events]
+        try:
+            summary = write_events(self._store, events)
+        except Exception as exc:
+            if len(group) > 1:
+                # One bad request must not fail the others forever (SDKs retry 5xx):
+                # commit each request on its own, so only the culprit learns of it.
+                log.warning("ingest group commit failed (%s); retrying per request", exc)
                 for p in group:
-                    p.loop.call_soon_threadsafe(_set_exception, p.future, exc)
-                continue
-            log.debug("ingest commit: %s events, %s new", summary.received, summary.inserted)
-            # Duplicates are accepted silently (as PostHog does): each request learns only
-            # that all of its events are durable.
-            for p in group:
-                p.loop.call_soon_threadsafe(_set_result, p.future, len(p.events))
+                    self._commit([p])
+                return
+            log.exception("ingest write failed")
+            _notify(group[0], _set_exception, exc)
+            return
+        log.debug("ingest commit: %s events, %s new", summary.received, summary.inserted)
+        # Duplicates are accepted silently (as PostHog does): each request learns only
+        # that all of its events are durable.
+        for p in group:
+            _notify(p, _set_result, len(p.events))
+
+
+def _notify(p: _Pending, setter: Callable[[asyncio.Future[int], Any], None], value: Any) -> None:
+    # RuntimeError: the request's event loop is gone (server shutting down).
+    with contextlib.suppress(RuntimeError):
+        p.loop.call_soon_threadsafe(setter, p.future, value)
 
 
 def _set_result(fut: asyncio.Future[int], value: int) -> None:

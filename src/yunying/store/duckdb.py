@@ -77,42 +77,50 @@ class DuckDBStore:
     def write(self, batch: WriteBatch) -> int:
         if not (batch.events or batch.persons or batch.distinct_ids):
             return 0
+        events = events_to_arrow(batch.events) if batch.events else None
         with self._lock:
-            con = self._con
-            con.execute("BEGIN TRANSACTION").fetchall()
+            # Optimistic: a plain INSERT is several times cheaper than INSERT OR IGNORE
+            # on the primary-key index, and duplicates are rare (SDK retries). If one is
+            # there the transaction fails as a whole and is redone skipping known uuids.
             try:
-                inserted = 0
-                if batch.events:
-                    ev = events_to_arrow(batch.events)
-                    con.register("_yy_events_in", ev)
-                    before = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
-                    con.execute(
-                        "INSERT OR IGNORE INTO events "
-                        "SELECT DISTINCT ON (project_id, uuid) * FROM _yy_events_in"
-                    ).fetchall()
-                    after = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
-                    inserted = after - before
-                    con.unregister("_yy_events_in")
-                if batch.persons:
-                    con.register("_yy_persons_in", persons_to_arrow(batch.persons))
-                    con.execute(
-                        "INSERT OR REPLACE INTO persons "
-                        "SELECT DISTINCT ON (project_id, id) * FROM _yy_persons_in "
-                        "ORDER BY project_id, id, version DESC"
-                    ).fetchall()
-                    con.unregister("_yy_persons_in")
-                if batch.distinct_ids:
-                    con.register("_yy_pdi_in", pdi_to_arrow(batch.distinct_ids))
-                    con.execute(
-                        "INSERT OR REPLACE INTO person_distinct_ids "
-                        "SELECT DISTINCT ON (project_id, distinct_id) * FROM _yy_pdi_in "
-                        "ORDER BY project_id, distinct_id, version DESC"
-                    ).fetchall()
-                    con.unregister("_yy_pdi_in")
-                con.execute("COMMIT").fetchall()
-            except BaseException:
-                con.execute("ROLLBACK").fetchall()
-                raise
+                return self._write(batch, events, skip_duplicates=False)
+            except duckdb.ConstraintException:
+                return self._write(batch, events, skip_duplicates=True)
+
+    def _write(self, batch: WriteBatch, events: pa.Table | None, *, skip_duplicates: bool) -> int:
+        """One transaction; returns the number of new events."""
+        con = self._con
+        con.execute("BEGIN TRANSACTION").fetchall()
+        try:
+            inserted = 0
+            if events is not None:
+                con.register("_yy_events_in", events)
+                verb = "INSERT OR IGNORE" if skip_duplicates else "INSERT"
+                # The statement's row count is the number of new events (no count(*)).
+                inserted = con.execute(
+                    f"{verb} INTO events SELECT * FROM _yy_events_in"
+                ).fetchall()[0][0]
+                con.unregister("_yy_events_in")
+            if batch.persons:
+                con.register("_yy_persons_in", persons_to_arrow(batch.persons))
+                con.execute(
+                    "INSERT OR REPLACE INTO persons "
+                    "SELECT DISTINCT ON (project_id, id) * FROM _yy_persons_in "
+                    "ORDER BY project_id, id, version DESC"
+                ).fetchall()
+                con.unregister("_yy_persons_in")
+            if batch.distinct_ids:
+                con.register("_yy_pdi_in", pdi_to_arrow(batch.distinct_ids))
+                con.execute(
+                    "INSERT OR REPLACE INTO person_distinct_ids "
+                    "SELECT DISTINCT ON (project_id, distinct_id) * FROM _yy_pdi_in "
+                    "ORDER BY project_id, distinct_id, version DESC"
+                ).fetchall()
+                con.unregister("_yy_pdi_in")
+            con.execute("COMMIT").fetchall()
+        except BaseException:
+            con.execute("ROLLBACK").fetchall()
+            raise
         return int(inserted)
 
     def existing_uuids(self, project_id: int, uuids: Iterable[str]) -> set[str]:
