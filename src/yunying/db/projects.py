@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -89,11 +91,87 @@ def create_api_key(session: Session, *, project_id: int, kind: str, name: str = 
     return NewKey(key.id, kind, token)
 
 
-def revoke_api_key(session: Session, *, project_id: int, key_id: int) -> None:
+def revoke_api_key(
+    session: Session, *, project_id: int, key_id: int, keep_one_secret: bool = True
+) -> ApiKey:
+    """Revoke a key (idempotent). By default the last live secret key is kept, because
+    without one the project can no longer be reached through the API."""
     key = session.get(ApiKey, key_id)
     if key is None or key.project_id != project_id:
-        raise ProjectError(f"key_id: no key {key_id} in this project")
+        raise ProjectError(f"key_id: no key {key_id} in project {project_id}")
+    if key.revoked_at is not None:
+        return key
+    if keep_one_secret and key.kind == "secret":
+        live = [k for k in list_api_keys(session, project_id) if k.kind == "secret"]
+        if len([k for k in live if k.revoked_at is None]) <= 1:
+            raise ProjectError(
+                f"key_id: key {key_id} is the project's last active secret key; "
+                "create another secret key first"
+            )
     key.revoked_at = datetime.now(UTC)
+    session.flush()
+    return key
+
+
+def list_api_keys(session: Session, project_id: int) -> list[ApiKey]:
+    return list(
+        session.scalars(select(ApiKey).where(ApiKey.project_id == project_id).order_by(ApiKey.id))
+    )
+
+
+def get_project(session: Session, project_id: int) -> Project:
+    project = session.get(Project, project_id)
+    if project is None:
+        raise ProjectError(f"project: no project with id {project_id}")
+    return project
+
+
+def find_project(session: Session, ref: str | int | None) -> Project:
+    """A project by id or exact name; with no ``ref``, the only project there is."""
+    if ref is None or ref == "":
+        projects = list_projects(session)
+        if len(projects) == 1:
+            return projects[0]
+        if not projects:
+            raise ProjectError("project: there is no project yet (run `yunying init`)")
+        names = ", ".join(f"{p.id} ({p.name})" for p in projects)
+        raise ProjectError(f"project: there are several projects, pick one of: {names}")
+    text = str(ref).strip()
+    if text.isdigit():
+        return get_project(session, int(text))
+    matches = list(session.scalars(select(Project).where(Project.name == text)))
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ProjectError(f"project: no project named {text!r}")
+    raise ProjectError(f"project: several projects are named {text!r}; use the id")
+
+
+_UPDATABLE = ("name", "timezone", "week_start", "activation_event", "revenue_property")
+
+
+def update_project(session: Session, *, project: Project, changes: Mapping[str, Any]) -> Project:
+    """Apply validated setting changes (``None`` leaves a field as it is)."""
+    for field, value in changes.items():
+        if field not in _UPDATABLE:
+            raise ProjectError(f"{field}: cannot be changed")
+        if value is None:
+            continue
+        if field == "name":
+            if not str(value).strip():
+                raise ProjectError("name: must not be empty")
+            value = str(value).strip()
+        elif field == "timezone":
+            validate_timezone(value)
+        elif field == "week_start":
+            validate_week_start(value)
+        elif field == "activation_event":
+            value = str(value).strip() or None
+        elif field == "revenue_property" and not str(value).strip():
+            raise ProjectError("revenue_property: must not be empty")
+        setattr(project, field, value)
+    session.flush()
+    return project
 
 
 def project_for_key(session: Session, token: str, *, kinds: tuple[str, ...]) -> Project | None:

@@ -1,0 +1,1 @@
+"""The ``yunying`` command line: a thin Typer shell over the service functions."""
