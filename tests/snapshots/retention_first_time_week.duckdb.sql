@@ -1,5 +1,5 @@
 WITH s AS (
-  SELECT pid, ts, CAST(CAST(timezone('Asia/Shanghai', timezone('UTC', ts)) AS DATE) + to_days(CAST(-((isodow(CAST(timezone('Asia/Shanghai', timezone('UTC', ts)) AS DATE)) - 1 + 7) % 7) AS INTEGER)) AS DATE) AS cp, bd
+  SELECT pid, ts, CAST(CAST((ts + INTERVAL (28800) SECOND) AS DATE) + to_days(CAST(-((isodow(CAST((ts + INTERVAL (28800) SECOND) AS DATE)) - 1 + 7) % 7) AS INTEGER)) AS DATE) AS cp, bd
   FROM (SELECT e.pid AS pid, e.event AS event, e.ts AS ts, e.uuid AS uuid, '' AS bd FROM (SELECT coalesce(m.person_id, e.person_id) AS pid, e.event AS event, e.timestamp AS ts, e.uuid AS uuid, e.distinct_id AS distinct_id, e.properties AS properties, e.current_url AS current_url, e.referrer AS referrer, e.utm_source AS utm_source, e.channel AS channel, e.revenue AS revenue, e.content_id AS content_id FROM events e LEFT JOIN (SELECT distinct_id, arg_max(person_id, version) AS person_id FROM person_distinct_ids WHERE project_id = 1 GROUP BY distinct_id) m ON m.distinct_id = e.distinct_id WHERE e.project_id = 1 AND e.timestamp < TIMESTAMP '2024-01-28 16:00:00' AND e.event IN ('signup')) e WHERE TRUE) x
 ),
 c AS (
@@ -9,7 +9,7 @@ c AS (
   ) f WHERE cp0 >= DATE '2024-01-01'
 ),
 r AS (
-  SELECT DISTINCT pid, CAST(CAST(timezone('Asia/Shanghai', timezone('UTC', ts)) AS DATE) + to_days(CAST(-((isodow(CAST(timezone('Asia/Shanghai', timezone('UTC', ts)) AS DATE)) - 1 + 7) % 7) AS INTEGER)) AS DATE) AS rp
+  SELECT DISTINCT pid, CAST(CAST((ts + INTERVAL (28800) SECOND) AS DATE) + to_days(CAST(-((isodow(CAST((ts + INTERVAL (28800) SECOND) AS DATE)) - 1 + 7) % 7) AS INTEGER)) AS DATE) AS rp
   FROM (SELECT e.pid AS pid, e.event AS event, e.ts AS ts, e.uuid AS uuid FROM (SELECT coalesce(m.person_id, e.person_id) AS pid, e.event AS event, e.timestamp AS ts, e.uuid AS uuid, e.distinct_id AS distinct_id, e.properties AS properties, e.current_url AS current_url, e.referrer AS referrer, e.utm_source AS utm_source, e.channel AS channel, e.revenue AS revenue, e.content_id AS content_id FROM events e LEFT JOIN (SELECT distinct_id, arg_max(person_id, version) AS person_id FROM person_distinct_ids WHERE project_id = 1 GROUP BY distinct_id) m ON m.distinct_id = e.distinct_id WHERE e.project_id = 1 AND e.timestamp >= TIMESTAMP '2023-12-31 16:00:00' AND e.timestamp < TIMESTAMP '2024-02-25 16:00:00' AND e.event IN ('login') AND (e.current_url IS NOT NULL)) e WHERE TRUE) y
 ),
 h AS (

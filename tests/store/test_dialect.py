@@ -167,3 +167,30 @@ def test_json_str_agrees_across_engines(engine: EventStore, doc: str, expected: 
     d = engine.dialect
     sql = f"SELECT {d.json_str(d.str_lit(doc), 'k')} AS v"
     assert engine.query(sql).column("v").to_pylist() == [expected]
+
+
+def test_fixed_offset_zones_are_detected() -> None:
+    from yunying.store.dialect import fixed_offset_seconds
+
+    assert fixed_offset_seconds("Asia/Shanghai") == 8 * 3600
+    assert fixed_offset_seconds("UTC") == 0
+    assert fixed_offset_seconds("Asia/Kolkata") == 19800
+    assert fixed_offset_seconds("America/New_York") is None  # DST
+    assert fixed_offset_seconds("Europe/London") is None
+    assert fixed_offset_seconds("Not/AZone") is None
+
+
+@pytest.mark.parametrize("tz", ["Asia/Shanghai", "America/New_York", "Asia/Kolkata"])
+def test_fast_and_general_local_time_agree(engine: EventStore, tz: str) -> None:
+    """The fixed-offset shortcut gives the same local day and hour as full conversion."""
+    from zoneinfo import ZoneInfo
+
+    d = engine.dialect
+    for utc in [
+        datetime(2024, 1, 1, 15, 59),
+        datetime(2024, 7, 1, 16, 30),
+        datetime(2025, 3, 9, 7),
+    ]:
+        sql = f"SELECT {d.local_date(d.ts_lit(utc), tz)} AS v"
+        expected = utc.replace(tzinfo=UTC).astimezone(ZoneInfo(tz)).date()
+        assert engine.query(sql).column("v").to_pylist() == [expected]
