@@ -35,6 +35,19 @@ class Settings(BaseSettings):
     ingest_flush_ms: int = Field(default=20, description="Group-commit wait for ingest batches.")
     ingest_max_batch: int = Field(default=20_000, description="Most events in one commit.")
     default_timezone: str = "Asia/Shanghai"
+    cookie_secure: bool = Field(
+        default=False,
+        description="Always mark console cookies Secure (set when behind a TLS proxy that "
+        "forwards plain http). Requests over https get Secure cookies regardless.",
+    )
+    session_max_age_hours: int = Field(default=24 * 14, description="Console sign-in lifetime.")
+    session_idle_minutes: int = Field(
+        default=60 * 12, description="A console session unused this long is signed out."
+    )
+    login_max_failures: int = Field(
+        default=5, description="Failed sign-ins per email and IP before sign-in is refused."
+    )
+    login_window_minutes: int = Field(default=15, description="Window for login_max_failures.")
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -76,3 +76,22 @@ def test_unreachable_postgresql_is_a_clear_error(cli: Cli) -> None:
         "postgresql://postgres@127.0.0.1:1/nothing",
         match="cannot use the operational store",
     )
+
+
+def test_init_creates_a_console_owner_who_can_sign_in(cli: Cli) -> None:
+    import re
+
+    from yunying.accounts.users import authenticate
+    from yunying.db.session import make_engine, make_sessionmaker, session_scope
+
+    result = cli.ok("init")
+    text = (cli.data_dir / "first-run-credentials.txt").read_text()
+    email = re.search(r"console_email=(\S+)", text).group(1)  # type: ignore[union-attr]
+    password = re.search(r"console_password=(\S+)", text).group(1)  # type: ignore[union-attr]
+    assert password in result.stdout  # printed once, at creation
+    engine = make_engine(f"sqlite:///{cli.data_dir / 'yunying.sqlite3'}")
+    with session_scope(make_sessionmaker(engine)) as session:
+        assert authenticate(session=session, email=email, password=password) is not None
+        assert authenticate(session=session, email=email, password=password + "x") is None
+    engine.dispose()
+    assert password not in cli.ok("init").stdout

@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 
 from yunying import __version__
 from yunying.api.state import AppState
 from yunying.config import Settings, get_settings
 from yunying.store.base import EventStore
+from yunying.web.app import mount_console
 
 
 def create_app(settings: Settings | None = None, *, store: EventStore | None = None) -> FastAPI:
@@ -40,13 +40,7 @@ def create_app(settings: Settings | None = None, *, store: EventStore | None = N
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home() -> str:
-        return (
-            "<!doctype html><meta charset='utf-8'><title>Yunying 运营</title>"
-            "<h1>Yunying 运营</h1><p>The console is coming; the API is at "
-            "<a href='/docs'>/docs</a>.</p>"
-        )
+    mount_console(app)  # the operations console: pages, static files, sign-in
 
     return app
 

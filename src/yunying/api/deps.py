@@ -39,7 +39,9 @@ def get_session(state: StateDep) -> Iterator[Session]:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, so a client that acts on the
+# response (a redirect, a retry) always sees the change.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def secret_project(

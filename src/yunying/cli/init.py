@@ -61,8 +61,10 @@ def print_new_credentials(result: BootstrapResult) -> None:
         Panel.fit(
             f"Project [bold]{result.project_id}[/] ({result.project_name}) created.\n\n"
             f"Public key (ingest, safe in apps): [bold green]{result.public_key}[/]\n"
-            f"Secret key (API, keep private):     [bold yellow]{result.secret_key}[/]\n\n"
-            "The secret key is shown only this once. A copy is in\n"
+            f"Secret key (API, keep private):     [bold yellow]{result.secret_key}[/]\n"
+            f"Console sign-in: [bold]{result.owner_email}[/] / "
+            f"[bold yellow]{result.owner_password}[/] (change it after signing in)\n\n"
+            "The secret key and password are shown only this once. A copy is in\n"
             f"{result.credentials_path} (mode 0600).",
             title="Yunying is ready",
         )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from yunying.accounts.members import bootstrap_owner
 from yunying.config import Settings
 from yunying.db.migrate import upgrade
 from yunying.db.projects import (
@@ -35,6 +36,8 @@ class BootstrapResult:
     public_key: str | None
     secret_key: str | None  # only when created: it is never readable again
     credentials_path: Path
+    owner_email: str | None = None  # console sign-in, only when created
+    owner_password: str | None = None
 
 
 def credentials_path(settings: Settings) -> Path:
@@ -71,21 +74,33 @@ def bootstrap(
                 timezone=timezone or settings.default_timezone,
                 week_start=week_start,
             )
+            owner = bootstrap_owner(session=session, project_id=project.id)
+            owner_email, owner_password = owner if owner else (None, None)
             path = credentials_path(settings)
             # Written inside the transaction: if the file cannot be written, no project
             # is created and ``init`` can simply be run again.
-            write_credentials(path, project.id, project.name, public.token, secret.token)
+            write_credentials(
+                path, project.id, project.name, public.token, secret.token,
+                owner_email, owner_password,
+            )  # fmt: skip
             return BootstrapResult(
-                True, project.id, project.name, project.timezone, public.token, secret.token, path
-            )
+                True, project.id, project.name, project.timezone, public.token, secret.token,
+                path, owner_email, owner_password,
+            )  # fmt: skip
     finally:
         engine.dispose()
 
 
 def write_credentials(
-    path: Path, project_id: int, project_name: str, public_key: str, secret_key: str
+    path: Path,
+    project_id: int,
+    project_name: str,
+    public_key: str,
+    secret_key: str,
+    owner_email: str | None = None,
+    owner_password: str | None = None,
 ) -> None:
-    """Write the first keys to ``path`` with mode 0600 (owner read/write only)."""
+    """Write the first keys (and console owner) to ``path`` with mode 0600."""
     text = (
         "# Yunying first-run credentials. Keep this file private; delete it once the\n"
         "# secret key is stored somewhere safe (it cannot be shown again).\n"
@@ -95,6 +110,8 @@ def write_credentials(
         f"public_key={public_key}\n"
         f"secret_key={secret_key}\n"
     )
+    if owner_email and owner_password:
+        text += f"console_email={owner_email}\nconsole_password={owner_password}\n"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)  # the mode above only applies when the file is new

@@ -1,0 +1,110 @@
+/* Yunying console helpers. No inline scripts are allowed by the page's CSP, so page code
+ * puts data in the markup and these helpers bring it to life:
+ *
+ * - Charts: <script type="application/json" class="plotly-figure" data-target="chart-id">
+ *   {"data": [...], "layout": {...}, "config": {...}}</script>
+ *   renders into #chart-id (or into a new <div class="chart"> placed right after the
+ *   script when data-target is absent). Include /static/vendor/plotly.min.js in the
+ *   page's `scripts` block. Rendered on page load and after every htmx swap.
+ * - CSRF: htmx requests carry X-CSRF-Token (hx-headers on <body>); Yunying.csrfToken()
+ *   gives the token for fetch() calls.
+ * - Confirm: <form data-confirm="text"> asks before submitting.
+ * - Copy: <button data-copy="#element-id"> copies that element's text.
+ * - Auto-submit: <select data-autosubmit> submits its form on change.
+ */
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  function renderFigures(root) {
+    if (!window.Plotly) return;
+    var scope = root && root.querySelectorAll ? root : document;
+    var nodes = scope.querySelectorAll('script.plotly-figure:not([data-rendered])');
+    nodes.forEach(function (node) {
+      var fig;
+      try {
+        fig = JSON.parse(node.textContent || "{}");
+      } catch (err) {
+        console.error("Yunying: bad figure JSON", err);
+        return;
+      }
+      var target = node.dataset.target ? document.getElementById(node.dataset.target) : null;
+      if (!target) {
+        target = document.createElement("div");
+        target.className = "chart";
+        node.insertAdjacentElement("afterend", target);
+      }
+      var config = Object.assign(
+        { responsive: true, displaylogo: false },
+        fig.config || {}
+      );
+      node.setAttribute("data-rendered", "true");
+      window.Plotly.newPlot(target, fig.data || [], fig.layout || {}, config);
+    });
+  }
+
+  function showError(message) {
+    var box = document.getElementById("yy-toast");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "yy-toast";
+      box.className = "toast";
+      box.setAttribute("role", "alert");
+      box.setAttribute("data-testid", "toast");
+      document.body.appendChild(box);
+    }
+    box.textContent = message;
+    box.hidden = false;
+    clearTimeout(box._timer);
+    box._timer = setTimeout(function () { box.hidden = true; }, 6000);
+  }
+
+  document.addEventListener("htmx:configRequest", function (evt) {
+    evt.detail.headers["X-CSRF-Token"] = csrfToken();
+  });
+  document.addEventListener("htmx:load", function (evt) { renderFigures(evt.target); });
+  document.addEventListener("htmx:responseError", function () {
+    showError(document.body.dataset.msgRequestFailed || "Request failed");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    showError(document.body.dataset.msgRequestFailed || "Request failed");
+  });
+
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      evt.preventDefault();
+    }
+  }, true);
+
+  document.addEventListener("change", function (evt) {
+    var el = evt.target;
+    if (el.matches && el.matches("select[data-autosubmit]") && el.form) el.form.requestSubmit();
+  });
+
+  document.addEventListener("click", function (evt) {
+    var button = evt.target.closest ? evt.target.closest("[data-copy]") : null;
+    if (!button) return;
+    var source = document.querySelector(button.dataset.copy);
+    if (!source || !navigator.clipboard) return;
+    navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+      var done = button.dataset.copied;
+      if (done) { button.textContent = done; }
+    });
+  });
+
+  // Close an open <details class="dropdown"> when clicking elsewhere.
+  document.addEventListener("click", function (evt) {
+    document.querySelectorAll("details.dropdown[open]").forEach(function (d) {
+      if (!d.contains(evt.target)) d.removeAttribute("open");
+    });
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { renderFigures(document); });
+
+  window.Yunying = { csrfToken: csrfToken, renderFigures: renderFigures, showError: showError };
+})();
