@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from yunying.db import insight_models  # noqa: F401  (registers its tables)
 from yunying.db.models import Base
 from yunying.db.session import make_engine
 
