@@ -8,6 +8,7 @@ written as the canonical import file ``uuid, event, distinct_id, timestamp, prop
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,7 +112,9 @@ class EventLog:
         ids = uuid4s(rng, total)  # one UUID per position in time order: deterministic
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET enable_progress_bar = false")
+        # A global option: refused while another DuckDB is open in this process.
+        with contextlib.suppress(duckdb.Error):
+            con.execute("SET enable_progress_bar = false")
         selects = []
         at = 0
         written = 0
