@@ -72,6 +72,33 @@ def run_form(tab: Tab, button: str = "[data-testid=run]") -> None:
     tab.settle()
 
 
+def gap_below(page: Page, upper: str, lower: str) -> float:
+    """Pixels between the bottom of ``upper`` and the top of ``lower``."""
+    a, b = page.locator(upper).first.bounding_box(), page.locator(lower).first.bounding_box()
+    assert a and b, f"{page.url}: {upper} or {lower} not laid out"
+    return b["y"] - (a["y"] + a["height"])
+
+
+def assert_numeric_date_ticks(page: Page, scope: str) -> None:
+    """Date axes read the same in both languages: "10-24", never "Oct 24"."""
+    ticks = page.locator(f"{scope} .xtick text").evaluate_all("els => els.map(e => e.textContent)")
+    assert ticks, f"{page.url}: no x ticks in {scope}"
+    assert all(re.fullmatch(r"(\d{4}-)?\d\d-\d\d", x) for x in ticks), ticks
+
+
+def assert_labels_apart(page: Page, scope: str = "body") -> None:
+    """No two Sankey node labels overlap (nor sit in another step's column)."""
+    boxes = page.locator(f"{scope} .sankey-node .node-label").evaluate_all(
+        "els => els.filter(e => e.textContent).map(e => {"
+        " const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })"
+    )
+    assert boxes, f"{page.url}: no Sankey labels"
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            apart = a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+            assert apart, f"{page.url}: Sankey labels overlap: {a} {b}"
+
+
 def custom_range(page: Page, date_from: date, date_to: date) -> None:
     page.select_option("#f-range", "custom")
     page.fill("#f-date_from", date_from.isoformat())
@@ -87,6 +114,8 @@ def test_sign_in(console: Console, e2e: E2EWorld) -> None:
     tab.goto(f"/p/{e2e.project_id}/overview")  # redirected to the sign-in form
     assert "/login" in page.url
     assert page.locator("[data-testid=login-page]").is_visible()
+    assert page.inner_text("[data-testid=first-run-hint] code") == "yunying init"
+    assert "`" not in page.inner_text("[data-testid=first-run-hint]")
     tab.shot("login")
 
     tab.allowed[tab.url("/login")] = 401
@@ -136,6 +165,38 @@ def _overview(page: Page) -> None:
     assert new and float(new) > 0, "overview shows no new persons on the demo"
     assert page.locator("[data-testid=overview-empty]").count() == 0
     assert table_rows(page, "channel-table") > 0
+    assert_numeric_date_ticks(page, "[data-testid=active-users]")
+    assert (
+        gap_below(page, "[data-testid=active-users] .grid-4", "[data-testid=active-users] > .card")
+        >= 12
+    )
+
+
+def _paths(page: Page) -> None:
+    assert_labels_apart(page, "[data-testid=result]")
+    # One column per step: every node of a step sits at the same x.
+    xs = page.locator("[data-testid=result] .sankey-node .node-rect").evaluate_all(
+        "els => els.map(e => Math.round(e.getBoundingClientRect().left))"
+    )
+    assert len(set(xs)) >= 2, xs
+
+
+def _events(page: Page) -> None:
+    cell = page.locator("[data-testid=events-table] td.time").first
+    assert cell.evaluate("e => getComputedStyle(e).whiteSpace") == "nowrap"
+    lines = cell.evaluate(
+        "e => { const r = document.createRange(); r.selectNodeContents(e);"
+        " return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; }"
+    )
+    assert lines == 1, "the time cell wraps"
+
+
+def _members(page: Page) -> None:
+    owner = page.locator(
+        "[data-testid^=member-row-]", has=page.locator("[data-testid^=last-owner-]")
+    )
+    assert owner.count() == 1, "the only owner is not marked"
+    assert owner.locator("[data-testid^=remove-]").count() == 0
 
 
 def _both(*checks: Callable[[Page], None]) -> Callable[[Page], None]:
@@ -151,7 +212,11 @@ PAGES: list[tuple[str, str, Callable[[Page], None]]] = [
     ("trends", "insights/trends", _both(_content("chart"), _content("table", "result-table"))),
     ("retention", "insights/retention", _content("table", "retention-table")),
     ("funnels", "insights/funnels", _content("sel", "[data-testid=insight-form] #f-step-1")),
-    ("paths", "insights/paths", _both(_content("chart"), _content("table", "result-table"))),
+    (
+        "paths",
+        "insights/paths",
+        _both(_content("chart"), _content("table", "result-table"), _paths),
+    ),
     (
         "lifecycle",
         "insights/lifecycle",
@@ -165,7 +230,7 @@ PAGES: list[tuple[str, str, Callable[[Page], None]]] = [
     ("insights", "insights", _content("sel", "[data-testid=new-insight-links]")),
     ("dashboards", "dashboards", _content("sel", "#dashboard-form")),
     ("people", "people", _content("table", "people-table")),
-    ("events", "events", _content("table", "events-table")),
+    ("events", "events", _both(_content("table", "events-table"), _events)),
     (
         "event-definitions",
         "events/definitions",
@@ -175,7 +240,7 @@ PAGES: list[tuple[str, str, Callable[[Page], None]]] = [
         ),
     ),
     ("settings", "settings", _content("sel", "main form")),
-    ("members", "settings/members", _content("sel", "main table")),
+    ("members", "settings/members", _both(_content("sel", "main table"), _members)),
     ("keys", "settings/keys", _content("sel", "main table")),
 ]
 
@@ -196,6 +261,11 @@ def test_every_page_on_demo_data(console: Console, e2e: E2EWorld) -> None:
     assert_not_error_page(page)
     assert page.locator("[data-testid=person-name]").is_visible()
     assert page.locator("[data-testid=recent-event]").count() > 0
+    ids = page.locator("[data-testid=distinct-ids] code").all_inner_texts()
+    uuid = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}")
+    if any(not uuid.fullmatch(i) for i in ids):  # identified: the title is not the UUID
+        assert not uuid.fullmatch(page.inner_text("[data-testid=person-name]").strip())
+    assert gap_below(page, "main .grid-2", "[data-testid=activity-calendar]") >= 12
     tab.shot("person")
 
     tab.goto("/account")
@@ -322,6 +392,8 @@ def test_save_insight_and_pin_to_dashboard(console: Console, e2e: E2EWorld) -> N
     assert page.inner_text("[data-testid=page-title]").strip() == "注册到发帖 E2E"
     # The saved insight reopens with the same numbers.
     assert number(page.inner_text("[data-testid=step-1-persons]")) == entered
+    # Pinning offers a valid choice by default ("new dashboard": it is on the only one).
+    assert page.input_value("#dashboard-pin") == "new"
     tab.shot("saved-insight")
 
     with page.expect_navigation(wait_until="load"):
@@ -335,6 +407,10 @@ def test_save_insight_and_pin_to_dashboard(console: Console, e2e: E2EWorld) -> N
     page.wait_for_selector("[data-testid=tiles] .js-plotly-plot .main-svg")
     tab.settle()
     assert_chart(page, "[data-testid=tiles]")
+    assert (
+        gap_below(page, "[data-testid=tiles]", "main section.card:has(#rename-dashboard-form)")
+        >= 12
+    )
     tab.shot("dashboard")
 
     tab.goto(f"/p/{e2e.project_id}/dashboards")
@@ -449,3 +525,51 @@ def test_second_project_never_shows(console: Console, e2e: E2EWorld) -> None:
     tab.goto(f"/p/{p1}/insights/trends?event={SECRET_EVENT}&range=30d")
     assert trend_total(page) == 0
     tab.shot("secret-trend-in-project1")
+
+
+# ---- the same pages in English ------------------------------------------------------------
+
+
+def test_pages_read_well_in_english(console: Console, e2e: E2EWorld) -> None:
+    """Signed out and signed in with an English browser: the hint's command is code, date
+    axes are numeric, the Sankey's columns are titled in English and its labels apart."""
+    guest = console(None, locale="en")
+    guest.goto("/login")
+    assert guest.page.get_attribute("html", "lang") == "en"
+    assert guest.page.inner_text("[data-testid=first-run-hint] code") == "yunying init"
+    guest.shot("login-en")
+
+    tab = console(e2e.viewer, locale="en")  # the viewer never chose a language
+    page = tab.page
+    tab.goto(f"/p/{e2e.project_id}/overview")
+    assert page.get_attribute("html", "lang") == "en"
+    assert_numeric_date_ticks(page, "[data-testid=active-users]")
+    tab.shot("overview-en")
+    tab.goto(f"/p/{e2e.project_id}/insights/paths")
+    titles = page.locator("[data-testid=result] .annotation-text").evaluate_all(
+        "els => els.map(e => e.textContent)"
+    )
+    assert titles[0] == "Start event" and titles[1] == "Step 1", titles
+    assert_labels_apart(page, "[data-testid=result]")
+    tab.shot("paths-en")
+    tab.goto(f"/p/{e2e.project_id}/insights/lifecycle")
+    assert_numeric_date_ticks(page, "[data-testid=result]")
+    tab.goto(f"/p/{e2e.project_id}/events")
+    _events(page)
+    tab.shot("events-en")
+    tab.goto(f"/p/{e2e.project_id}/people")
+    with page.expect_navigation(wait_until="load"):
+        page.locator("[data-testid=person-row] a").first.click()
+    tab.settle()
+    assert gap_below(page, "main .grid-2", "[data-testid=activity-calendar]") >= 12
+    tab.shot("person-en")
+    tab.goto(f"/p/{e2e.project_id}/dashboards")
+    board = page.locator("[data-testid=dashboard-list] a").first
+    if board.count():
+        with page.expect_navigation(wait_until="load"):
+            board.click()
+        tab.settle()
+        page.wait_for_selector("[data-testid=tiles] .js-plotly-plot .main-svg")
+        tab.settle()
+        assert page.locator("#rename-dashboard-form").count() == 0  # a viewer only looks
+    tab.shot("dashboard-en")

@@ -4,6 +4,7 @@ numbers, and Plotly accepts every figure."""
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 
 import plotly.graph_objects as go
 import pytest
@@ -135,9 +136,112 @@ def test_paths_sankey() -> None:
     fig = valid(charts.paths_figure(result, t))
     sankey = fig["data"][0]
     assert sankey["type"] == "sankey"
-    assert sankey["node"]["label"] == ["signup", "1 · view", "1 · pay"]
-    assert sankey["link"] == {"source": [0, 0], "target": [1, 2], "value": [3, 1]}
+    assert sankey["node"]["label"] == ["signup", "view", "pay"]  # the column names the step
+    assert [c[:2] for c in sankey["node"]["customdata"]] == [
+        ["signup", "Start event"], ["view", "Step 1"], ["pay", "Step 1"],
+    ]  # fmt: skip
+    link = sankey["link"]
+    assert (link["source"], link["target"], link["value"]) == ([0, 0], [1, 2], [3, 1])
+    assert link["customdata"] == [["signup", "view"], ["signup", "pay"]]
+    assert [a["text"] for a in fig["layout"]["annotations"]] == ["Start event", "Step 1"]
     assert [c.value for c in tables.paths_table(result, t).rows[0]] == [0, "signup", 1, "view", 3]
+
+
+def _path(step: int, event: str, persons: int) -> PathNode:
+    return PathNode(step=step, event=event, persons=persons, events=persons, dropoff=0)
+
+
+def _link(a: tuple[int, str], b: tuple[int, str], persons: int) -> PathLink:
+    return PathLink(source_step=a[0], source_event=a[1], target_step=b[0], target_event=b[1],
+                    persons=persons, events=persons)  # fmt: skip
+
+
+def test_paths_sankey_gives_every_step_its_own_column() -> None:
+    """A path that stops early stays in its step's column (Plotly would push the dead end
+    to the last one), nodes of a column never overlap, long names are cut for the label
+    and kept whole for the hover."""
+    long_name = "checkout_payment_confirmation_shown"
+    result = PathsResult(
+        direction="after", start_event="open", persons=10,
+        nodes=[_path(0, "open", 10), _path(1, "view", 6), _path(1, long_name, 3),
+               _path(1, "quit", 1), _path(2, "view", 4), _path(2, "share", 2),
+               _path(3, "pay", 3)],
+        links=[_link((0, "open"), (1, "view"), 6), _link((0, "open"), (1, long_name), 3),
+               _link((0, "open"), (1, "quit"), 1), _link((1, "view"), (2, "view"), 4),
+               _link((1, long_name), (2, "share"), 2), _link((2, "view"), (3, "pay"), 3)],
+        dropoff=[],
+    )  # fmt: skip
+    fig = valid(charts.paths_figure(result, t))
+    node = fig["data"][0]["node"]
+    assert fig["data"][0]["arrangement"] in ("fixed", "snap") and node["align"] == "left"
+    steps = [c[1] for c in node["customdata"]]
+    column_x = {}
+    for step, x in zip(steps, node["x"], strict=True):
+        assert column_x.setdefault(step, x) == x  # one x per step
+    xs = [column_x[k] for k in ("Start event", "Step 1", "Step 2", "Step 3")]
+    assert xs == sorted(xs) and len(set(xs)) == 4 and 0 < xs[0] < 0.01 and 0.99 < xs[-1] < 1
+    quit_at = node["customdata"].index(["quit", "Step 1", 1])
+    assert node["x"][quit_at] == column_x["Step 1"]  # the dead end is not pushed right
+    # Within a column, the centres are far enough apart for the nodes and the padding.
+    for step in set(steps):
+        ys = sorted(y for s, y in zip(steps, node["y"], strict=True) if s == step)
+        assert all(0 < y < 1 for y in ys)
+        assert all(b - a > 0.03 for a, b in pairwise(ys)), (step, ys)
+    at = [c[0] for c in node["customdata"]].index(long_name)
+    cut = node["label"][at]
+    assert cut.endswith("…") and len(cut) <= charts.MAX_NODE_LABEL
+    assert long_name.startswith(cut[:-1]) and node["customdata"][at] == [long_name, "Step 1", 3]
+
+
+def test_paths_sankey_before_the_anchor_and_only_connected_links() -> None:
+    result = PathsResult(
+        direction="before", start_event="pay", persons=4,
+        nodes=[_path(0, "pay", 4), _path(-1, "cart", 3), _path(-1, "view", 1),
+               _path(-2, "view", 2)],
+        links=[_link((-1, "cart"), (0, "pay"), 3), _link((-1, "view"), (0, "pay"), 1),
+               _link((-2, "view"), (-1, "cart"), 2)],
+        dropoff=[],
+    )  # fmt: skip
+    fig = valid(charts.paths_figure(result, t))
+    node = fig["data"][0]["node"]
+    assert node["align"] == "right"  # the anchor is the last column
+    x_of = {(c[1], c[0]): x for c, x in zip(node["customdata"], node["x"], strict=True)}
+    assert x_of[("2 before", "view")] < x_of[("1 before", "cart")] < x_of[("Start event", "pay")]
+    assert [a["text"] for a in fig["layout"]["annotations"]] == [
+        "2 before", "1 before", "Start event",
+    ]  # fmt: skip
+    # A link whose anchor-side node is not drawn is left out, not drawn floating.
+    orphan = result.model_copy(update={"links": [_link((-2, "view"), (-1, "cart"), 2)]})
+    lonely = charts.paths_figure(orphan, t)["data"][0]
+    assert lonely["link"]["source"] == [] and lonely["node"]["label"] == ["pay"]
+
+
+def test_short_label_counts_wide_characters_twice() -> None:
+    assert charts.short_label("signup") == "signup"
+    assert charts.short_label("a" * 20, 8) == "aaaaaaa…"
+    assert charts.short_label("内容详情页浏览事件", 8) == "内容详…"
+
+
+def test_date_axes_are_numeric_in_every_language() -> None:
+    fig = valid(charts.trends_figure(trends(), t))
+    axis = fig["layout"]["xaxis"]
+    assert (axis["type"], axis["tickformat"], axis["hoverformat"]) == (
+        "date", "%m-%d", "%Y-%m-%d",
+    )  # fmt: skip
+    assert axis["dtick"] == 86_400_000  # three days: one tick each, never 12-hourly
+    months = [date(2024, m, 1) for m in range(1, 4)]
+    lifecycle = LifecycleResult(
+        interval="month", date_from=months[0], date_to=date(2024, 3, 31), periods=months,
+        new=[1, 1, 1], returning=[0, 1, 1], resurrecting=[0, 0, 0], dormant=[0, 0, -1],
+    )  # fmt: skip
+    axis = valid(charts.lifecycle_figure(lifecycle, t))["layout"]["xaxis"]
+    assert (axis["tickformat"], axis["hoverformat"], axis["dtick"]) == ("%Y-%m", "%Y-%m", "M1")
+    assert charts.date_axis("day", [date(2023, 12, 30), date(2024, 1, 2)])["tickformat"] == (
+        "%Y-%m-%d"
+    )
+    assert charts.date_axis("hour")["tickformat"] == "%m-%d %H:%M"
+    zh = charts.trends_figure(trends(), lambda k, /, **p: translate("zh-CN", k, **p))
+    assert zh["layout"]["xaxis"] == fig["layout"]["xaxis"]
 
 
 def test_lifecycle_stacks_with_dormant_below_zero() -> None:
@@ -181,6 +285,7 @@ def test_overview_figures() -> None:
     )  # fmt: skip
     fig = valid(charts.active_users_figure(active, t))
     assert [tr["name"] for tr in fig["data"]] == ["DAU", "WAU", "MAU"]
+    assert fig["layout"]["xaxis"]["tickformat"] == "%m-%d"
     assert [tr["y"] for tr in fig["data"]] == [[1, 2, 3], [1, 2, 4], [1, 3, 5]]
     channels = [ChannelCount(channel="douyin", persons=7), ChannelCount(channel="seo", persons=2)]
     bars = valid(charts.channels_figure(channels, t))["data"][0]

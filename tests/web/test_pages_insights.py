@@ -262,3 +262,42 @@ def test_unordered_funnel_and_a_saved_query_that_no_longer_validates(console: Co
     tile_id = re.search(r'data-testid="tile-(\d+)"', get(console, tile_board).text).group(1)
     tile = get(console, f"{tile_board}/tiles/{tile_id}")
     assert tile.status_code == 200 and 'data-testid="tile-error"' in tile.text
+
+
+def _pin_options(html: str) -> list[tuple[str, bool]]:
+    form = re.search(r'id="pin-form".*?</form>', html, re.S).group(0)
+    select = re.search(r'<select id="dashboard-pin".*?</select>', form, re.S).group(0)
+    return [(v, bool(sel)) for v, sel in re.findall(r'<option value="([^"]*)"( selected)?', select)]
+
+
+def test_pin_form_offers_only_valid_choices(console: Console) -> None:
+    """The pin form of a saved insight never defaults to "don't pin" (which the server
+    refuses): the first dashboard it is not on yet is chosen, else "new dashboard"."""
+    pid = member(console)
+    seed(console, pid)
+    c = console.client
+    query = parse_insight("trends", QueryParams("event=view&range=14d"), today=today()).query
+    with console.db() as s:
+        insight_id = saved.create_insight(s, project_id=pid, name="Views", query=query).id
+    alone = get(console, f"/p/{pid}/insights/saved/{insight_id}").text
+    assert _pin_options(alone) == [("new", True)]
+    token = csrf(c)
+    for name in ("Growth", "Weekly"):
+        r = c.post(f"/p/{pid}/dashboards", data={"csrf_token": token, "name": name})
+        assert r.status_code == 200
+    with console.db() as s:
+        growth, weekly = sorted(d.id for d in list_dashboards(s, project_id=pid))
+    page = get(console, f"/p/{pid}/insights/saved/{insight_id}").text
+    assert _pin_options(page) == [(str(growth), True), (str(weekly), False), ("new", False)]
+    pin = f"/p/{pid}/insights/saved/{insight_id}/pin"
+    pinned = c.post(pin, data={"csrf_token": token, "dashboard_id": str(growth)}, headers=HTML)
+    assert pinned.status_code == 200
+    # Growth has it now: Weekly is offered first.
+    assert _pin_options(pinned.text) == [(str(weekly), True), ("new", False)]
+    # The server still refuses an empty choice (an old form, a hand-made request).
+    empty = c.post(pin, data={"csrf_token": token, "dashboard_id": ""}, headers=HTML)
+    assert empty.status_code == 400 and 'data-testid="form-error"' in empty.text
+    # Saving a new insight may still skip pinning.
+    fresh = get(console, f"/p/{pid}/insights/trends?event=view").text
+    save_choice = re.search(r'id="dashboard-save".*?</select>', fresh, re.S).group(0)
+    assert '<option value="">' in save_choice

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
+from tests.factories import ev, load
 from tests.factories import pid as person_id
 from tests.web.conftest import Console
-from tests.web.pages_support import ctx, get, member, seed, text_of, today
-from yunying.insights.people import list_persons, person_profile
+from tests.web.pages_support import ago, ctx, get, member, seed, text_of, today
+from yunying.insights.people import display_name, list_persons, looks_anonymous, person_profile
 
 
 def _rows(html: str) -> list[str]:
@@ -56,3 +57,44 @@ def test_unknown_and_other_projects_persons_are_not_found(console: Console) -> N
     assert get(console, f"/p/{pid}/people/nobody").status_code == 404
     assert _rows(get(console, f"/p/{pid}/people").text) == []
     assert get(console, f"/p/{other}/people").status_code == 404
+
+
+def test_person_title_is_the_identified_id_not_an_anonymous_one(console: Console) -> None:
+    """Without a name property the title is the id the person identified with: their
+    latest ``$identify`` (even a UUID-shaped user id), else an id that does not look like
+    an SDK's anonymous one (UUID, long hex, ``$device:``)."""
+    pid = member(console)
+    anon = "0f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
+    user_uuid = "5d41402a-bc4b-4a76-b971-9d911017c592"
+    events = [
+        ev(anon, "$pageview", ago(3), project_id=pid),
+        ev(user_uuid, "$identify", ago(3, "10:05"), project_id=pid,
+           **{"$anon_distinct_id": anon}),
+        ev("$device:18c2f0a1b2", "$pageview", ago(2), project_id=pid),
+        ev("member-7", "signup", ago(2, "10:05"), project_id=pid),
+        ev("e3b0c44298fc1c149afbf4c8996fb924", "$pageview", ago(1), project_id=pid),
+    ]  # fmt: skip
+    load(console.app.state.yunying.store, events, project_id=pid, merges={
+        anon: user_uuid, "$device:18c2f0a1b2": "member-7",
+    })  # fmt: skip
+    for root, title in [
+        (user_uuid, user_uuid),  # identified with a UUID user id
+        ("member-7", "member-7"),  # no $identify: the id that is not "$device:…"
+        ("e3b0c44298fc1c149afbf4c8996fb924", "e3b0c44298fc1c149afbf4c8996fb924"),  # only id
+    ]:
+        html = get(console, f"/p/{pid}/people/{person_id(root, pid)}").text
+        assert text_of(html, "person-name") == title, root
+        assert f"<title>{title} ·" in html
+    assert looks_anonymous(anon) and looks_anonymous("$device:x") and not looks_anonymous("bob")
+    assert display_name({}, anon, "u_7") == "u_7"
+    assert display_name({"name": "Alice"}, "u_7", identified="u_7") == "Alice"
+
+
+def test_person_page_calendar_is_styled_by_classes(console: Console) -> None:
+    pid = member(console)
+    seed(console, pid)
+    html = get(console, f"/p/{pid}/people/{person_id('u1', pid)}").text
+    calendar = re.search(r'data-testid="activity-calendar".*?</section>', html, re.S).group(0)
+    assert "style=" not in calendar
+    assert re.search(r'class="calendar-day level-[1-4]"', calendar)
+    assert re.search(r'<td class="time">\d{4}-\d\d-\d\d \d\d:\d\d</td>', html)

@@ -9,6 +9,7 @@ mapping join then touches one row per id instead of one per event.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -25,6 +26,10 @@ from yunying.store.base import EventStore, rows
 
 NAME_KEYS = ("name", "$name", "nickname", "email", "$email", "phone")
 MAX_LIMIT = 500
+IDENTIFY = "$identify"
+# What SDKs make up before anyone signs in: UUIDs (with or without dashes), long
+# hex-and-dash cookie ids, PostHog's "$device:…" ids.
+_ANONYMOUS = re.compile(r"\$device:.*|[0-9a-fA-F-]{30,}")
 
 
 class PersonSummary(BaseModel):
@@ -71,17 +76,23 @@ class PersonProfile(BaseModel):
     recent: list[PersonEvent]
 
 
-def _uuid_like(text: str) -> bool:
-    return len(text) == 36 and text.count("-") == 4
+def looks_anonymous(distinct_id: str) -> bool:
+    """True for ids an SDK generates before sign-in (UUIDs, hex cookies, ``$device:``)."""
+    text = distinct_id.strip()
+    return (len(text) == 36 and text.count("-") == 4) or bool(_ANONYMOUS.fullmatch(text))
 
 
-def display_name(properties: dict[str, Any], *ids: str) -> str:
-    """A name-like property, else the first id that is not an anonymous UUID."""
+def display_name(properties: dict[str, Any], *ids: str, identified: str | None = None) -> str:
+    """A name-like property; else the id the person identified with (their latest
+    ``$identify``, even when it looks like a UUID); else the first id that does not look
+    anonymous; else the first id."""
     for key in NAME_KEYS:
         value = properties.get(key)
         if isinstance(value, str) and value.strip():
             return value.strip()
-    readable = [i for i in ids if i and not _uuid_like(i)]
+    if identified:
+        return identified
+    readable = [i for i in ids if i and not looks_anonymous(i)]
     return readable[0] if readable else next((i for i in ids if i), "")
 
 
@@ -262,6 +273,13 @@ def person_profile(
             f"WHERE {where} ORDER BY e.timestamp DESC, e.uuid DESC LIMIT {int(recent)}"
         )
     )
+    identify = rows(
+        store.query(
+            f"SELECT e.distinct_id AS distinct_id FROM events e WHERE {where} "
+            f"AND e.event = {d.str_lit(IDENTIFY)} ORDER BY e.timestamp DESC, e.uuid DESC LIMIT 1"
+        )
+    )
+    identified = str(identify[0]["distinct_id"]) if identify else None
     props = json_obj(person[0]["properties"]) if person else {}
     first = min(per_day, key=lambda r: r["f"]) if per_day else None
     end = today or ctx.today()
@@ -269,7 +287,7 @@ def person_profile(
     counts = {r["day"]: int(r["n"]) for r in per_day}
     return PersonProfile(
         id=person_id,
-        name=display_name(props, *ids, person_id),
+        name=display_name(props, *ids, person_id, identified=identified),
         properties=props,
         distinct_ids=ids,
         first_seen=utc(first["f"]) if first else None,
