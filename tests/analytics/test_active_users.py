@@ -6,7 +6,9 @@ import itertools
 import random
 from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -173,3 +175,29 @@ def test_matches_python_reference(store: EventStore, rows: list[tuple[int, int]]
             return len({p for p, d in rows if offset - width < d <= offset})
 
         assert (r.dau[i], r.wau[i], r.mau[i]) == (active(1), active(7), active(30))
+
+
+@pytest.mark.parametrize("tz", ["America/New_York", "Asia/Shanghai"])
+def test_synthetic_product_across_dst(store: EventStore, tz: str) -> None:
+    """Merged ids and local days in a zone whose 2024-03-10 is 23 h long (or 8 h off UTC):
+    every day's counts equal a direct count over the persons' local dates."""
+    from tests.analytics.test_aarrr import synthetic
+
+    events, merges = synthetic(tz)
+    load(store, events, merges=merges)
+    zone = ZoneInfo(tz)
+    days_of: dict[str, set[date]] = {}
+    for e in events:
+        person = merges.get(e.distinct_id, e.distinct_id)
+        days_of.setdefault(person, set()).add(e.timestamp.astimezone(zone).date())
+    r = run_active_users(store, ProjectContext(1, timezone=tz), q("2024-03-01", "2024-03-31"))
+
+    def active(day: date, width: int) -> int:
+        window = {day - timedelta(days=k) for k in range(width)}
+        return sum(bool(days & window) for days in days_of.values())
+
+    assert r.dau == [active(d, 1) for d in r.days]
+    assert r.wau == [active(d, 7) for d in r.days]
+    assert r.mau == [active(d, 30) for d in r.days]
+    assert r.mau_change.previous == active(date(2024, 3, 1), 30)
+    assert max(r.dau) > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,9 +17,11 @@ from yunying.analytics.common import DateRange
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.retention import (
     RetentionQuery,
+    dn_cells,
     period_floor,
     retention_counts,
     retention_rate,
+    retention_rates,
     run_retention,
 )
 
@@ -260,6 +263,66 @@ def test_retention_rate_d1_of_new_persons(store):
     assert (
         retention_rate(store, CTX, start_event=None, days=30, date_range=rng, today=today) is None
     )
+
+
+def _dn_reference(events, merges, start, ret, n, today) -> tuple[int, int]:
+    """(eligible, retained) for first days 2024-01-03 … 01-20, counted in Python."""
+    tz = ZoneInfo(CTX.timezone)
+    firsts, back = {}, set()
+    for e in sorted(events, key=lambda e: e.timestamp):
+        person = merges.get(e.distinct_id, e.distinct_id)
+        day = e.timestamp.astimezone(tz).date()
+        if start in (None, e.event):
+            firsts.setdefault(person, day)
+        if ret in (None, e.event):
+            back.add((person, day))
+    last = min(date(2024, 1, 20), today - timedelta(days=n + 1))
+    eligible = [p for p, d in firsts.items() if date(2024, 1, 3) <= d <= last]
+    return len(eligible), sum((p, firsts[p] + timedelta(days=n)) in back for p in eligible)
+
+
+def test_retention_rates_batch_equals_one_query_per_day(store):
+    """``retention_rates`` answers several N in one query, as one N at a time and as a direct
+    count over the events would."""
+    events, merges = _random_events(3)
+    load(store, events, merges=merges)
+    rng = DateRange(date_from=date(2024, 1, 3), date_to=date(2024, 1, 20))
+    today = date(2024, 1, 25)  # D7 is cut to first days up to 01-17, D30 has nobody
+    for start, ret in ((None, None), ("signup", "buy")):
+        batch = retention_rates(
+            store,
+            CTX,
+            start_event=start,
+            return_event=ret,
+            days=[1, 7, 30],
+            date_range=rng,
+            today=today,
+        )
+        assert batch == {
+            n: retention_counts(
+                store,
+                CTX,
+                start_event=start,
+                return_event=ret,
+                days=n,
+                date_range=rng,
+                today=today,
+            )
+            for n in (1, 7, 30)
+        }
+        assert batch == {n: _dn_reference(events, merges, start, ret, n, today) for n in batch}
+        assert batch[1][1] > 0 and batch[30] == (0, 0)
+    with pytest.raises(ValueError, match="days"):
+        retention_rates(store, CTX, start_event=None, days=[1, -1], date_range=rng)
+
+
+def test_dn_cells_only_count_finished_days():
+    cells = dn_cells({"c": (date(2024, 1, 1), date(2024, 1, 10))}, [1, 7], date(2024, 1, 9))
+    assert [(c.days, c.date_to, c.empty) for c in cells] == [
+        (1, date(2024, 1, 7), False),  # day 1 of 01-07 is 01-08, over by 01-09
+        (7, date(2024, 1, 1), False),
+    ]
+    assert dn_cells({"c": (date(2024, 1, 5), date(2024, 1, 6))}, [7], date(2024, 1, 9))[0].empty
 
 
 # ---- cross-engine random check -----------------------------------------------------------

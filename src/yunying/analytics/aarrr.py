@@ -3,10 +3,18 @@
 New persons are those whose first ever event (over all history, after identity merge)
 falls in the range; their first-touch channel, activation and D-N retention follow from
 that first event. Revenue and referral count everything in the range.
+
+Both periods come from ONE query that reads the events once: events are reduced to one
+row per person and local day (before the previous period, to one row per person), then
+to one row per person, and one GROUP BY first-touch channel sums every figure. A query
+per figure and period (eleven in all) rescanned the whole history for first events and
+took seconds on the demo data, which is why the console once had its own copy of these
+definitions; now it calls ``run_aarrr``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -15,7 +23,7 @@ from pydantic import BaseModel, Field
 from yunying.analytics.common import DateRange
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.filters import property_expr
-from yunying.analytics.retention import retention_rate
+from yunying.analytics.retention import DnCell, dn_cells, with_dn_retention
 from yunying.analytics.source import events_sql
 from yunying.store.base import EventStore, rows
 from yunying.store.dialect import Dialect
@@ -97,65 +105,97 @@ def channel_expr(dialect: Dialect) -> str:
     )
 
 
-def build_acquisition_sql(
+# Local days after the range that matter: D30 returns (activation may ask for more).
+_LOOKAHEAD_DAYS = max(RETENTION_DAYS)
+
+
+def _period_cols(dialect: Dialect, tag: str, lo: date, hi: date) -> list[str]:
+    """Per-person engagement in one period, from the person's day rows."""
+    inside = f"day >= {dialect.date_lit(lo)} AND day <= {dialect.date_lit(hi)}"
+    return [
+        f"max(CASE WHEN {inside} THEN 1 ELSE 0 END) AS p{tag}_active",
+        f"max(CASE WHEN {inside} AND dpaid = 1 THEN 1 ELSE 0 END) AS p{tag}_paying",
+        f"sum(CASE WHEN {inside} THEN drev ELSE 0 END) AS p{tag}_rev",
+        f"sum(CASE WHEN {inside} THEN dsent ELSE 0 END) AS p{tag}_sent",
+        f"max(CASE WHEN {inside} AND dsent > 0 THEN 1 ELSE 0 END) AS p{tag}_inviters",
+        f"sum(CASE WHEN {inside} THEN dacc ELSE 0 END) AS p{tag}_acc",
+    ]
+
+
+def build_aarrr_sql(
     dialect: Dialect,
     ctx: ProjectContext,
     *,
-    date_from: date,
-    date_to: date,
+    periods: Sequence[tuple[str, date, date]],
     activation_event: str | None,
     activation_days: int,
+    cells: Sequence[DnCell],
 ) -> str:
-    """Rows (channel_name, persons, activated) for persons first seen in the range."""
-    start, end = ctx.day_range_utc(date_from, date_to)
-    firsts = events_sql(dialect, ctx, end=end, columns=[f"{channel_expr(dialect)} AS ch"])
-    sql = (
-        f"WITH f AS (SELECT pid, min(ts) AS fts, {dialect.arg_min('ch', 'ts')} AS fch "
-        f"FROM ({firsts}) x GROUP BY pid), "
-        f"n AS (SELECT pid, fts, fch FROM f WHERE fts >= {dialect.ts_lit(start)})"
+    """Rows per first-touch channel (``channel_name``) with, for each period tag ``t``:
+    ``t_new``, ``t_act``, ``t_active``, ``t_paying``, ``t_rev``, ``t_sent``, ``t_inviters``,
+    ``t_acc``; and ``eligible_<cell>``/``retained_<cell>`` (D-N) for each retention cell.
+
+    Every alias differs from the columns it is computed from: ClickHouse resolves a name to
+    a SELECT alias before a column, which would nest aggregates.
+
+    Engagement figures are summed per person's first-touch channel only to share the one
+    GROUP BY; every person with an event has one, so the totals are exact.
+    """
+    d = dialect
+    floor = min(lo for _, lo, _ in periods)
+    last = max(hi for _, _, hi in periods)
+    floor_utc = ctx.day_start_utc(floor)
+    # Activation windows (24 h × days from the first event) and D-N returns reach past the end.
+    scan_end = max(
+        ctx.day_start_utc(last + timedelta(days=_LOOKAHEAD_DAYS + 1)),
+        ctx.day_start_utc(last + timedelta(days=1)) + timedelta(days=activation_days),
     )
-    if activation_event is None:
-        return (
-            sql
-            + " SELECT fch AS channel_name, count(*) AS persons, 0 AS activated FROM n "
-            + ("GROUP BY fch")
-        )
+    # Days before ``floor`` only decide who is new: one row per person is enough for them.
+    day = (
+        f"CASE WHEN e.ts >= {d.ts_lit(floor_utc)} THEN {d.local_date('e.ts', ctx.timezone)} "
+        f"ELSE {d.date_lit(floor - timedelta(days=1))} END"
+    )
+    rev = property_expr(d, ctx.revenue_property, alias="e", numeric=True)
+    src = events_sql(
+        d, ctx, end=scan_end, columns=[f"{day} AS day", f"{channel_expr(d)} AS ch", f"{rev} AS rv"]
+    )
+    lit = d.str_lit
+    act = f"CASE WHEN event = {lit(activation_event)} THEN ts END" if activation_event else "NULL"
+    per_day = (
+        f"SELECT pid, day, min(ts) AS dfts, {d.arg_min('ch', 'ts')} AS dfch, "
+        f"min({act}) AS dact, sum(coalesce(rv, 0)) AS drev, "
+        "max(CASE WHEN rv > 0 THEN 1 ELSE 0 END) AS dpaid, "
+        f"sum(CASE WHEN event = {lit(ctx.invite_sent_event)} THEN 1 ELSE 0 END) AS dsent, "
+        f"sum(CASE WHEN event = {lit(ctx.invite_accepted_event)} THEN 1 ELSE 0 END) AS dacc "
+        f"FROM ({src}) x GROUP BY pid, day"
+    )
+    person_cols = [
+        "min(dfts) AS fts",
+        f"{d.arg_min('dfch', 'dfts')} AS fch",
+        "min(dact) AS act",
+        "min(day) AS fday",
+    ]
+    for tag, lo, hi in periods:
+        person_cols += _period_cols(d, tag, lo, hi)
+    person = f"SELECT pid, {', '.join(person_cols)} FROM pd GROUP BY pid"
+    persons = with_dn_retention(d, persons=person, returns="pd", cells=cells)
     window = activation_days * 86400
-    acts = events_sql(
-        dialect,
-        ctx,
-        start=start,
-        end=end + timedelta(days=activation_days),
-        event_names=[activation_event],
-    )
-    return sql + (
-        ", act AS (SELECT DISTINCT n.pid AS apid FROM n "
-        f"INNER JOIN ({acts}) y ON y.pid = n.pid "
-        f"WHERE y.ts >= n.fts AND y.ts < {dialect.add_seconds('n.fts', window)}) "
-        "SELECT fch AS channel_name, count(*) AS persons, "
-        "sum(CASE WHEN act.apid IS NULL THEN 0 ELSE 1 END) AS activated "
-        "FROM n LEFT JOIN act ON act.apid = n.pid GROUP BY fch"
-    )
-
-
-def build_engagement_sql(
-    dialect: Dialect, ctx: ProjectContext, *, date_from: date, date_to: date
-) -> str:
-    """One row: active, paying, revenue_total, sent, inviters, accepted in the range."""
-    start, end = ctx.day_range_utc(date_from, date_to)
-    rev = property_expr(dialect, ctx.revenue_property, alias="e", numeric=True)
-    base = events_sql(dialect, ctx, start=start, end=end, columns=[f"{rev} AS rev"])
-    sent = dialect.str_lit(ctx.invite_sent_event)
-    accepted = dialect.str_lit(ctx.invite_accepted_event)
-    cd = dialect.count_distinct
+    sums = []
+    for tag, lo, hi in periods:
+        start, end = ctx.day_range_utc(lo, hi)
+        new = f"fts >= {d.ts_lit(start)} AND fts < {d.ts_lit(end)}"
+        activated = f"{new} AND act IS NOT NULL AND act < {d.add_seconds('fts', window)}"
+        sums += [f"sum(CASE WHEN {new} THEN 1 ELSE 0 END) AS {tag}_new"]
+        sums += [f"sum(CASE WHEN {activated} THEN 1 ELSE 0 END) AS {tag}_act"]
+        sums += [
+            f"sum(p{tag}_{col}) AS {tag}_{col}"
+            for col in ("active", "paying", "rev", "sent", "inviters", "acc")
+        ]
+    sums += [f"sum(e_{c.name}) AS eligible_{c.name}" for c in cells]
+    sums += [f"sum(r_{c.name}) AS retained_{c.name}" for c in cells]
     return (
-        f"SELECT {cd('pid')} AS active, "
-        f"{cd('CASE WHEN rev > 0 THEN pid END')} AS paying, "
-        "sum(coalesce(rev, 0)) AS revenue_total, "
-        f"sum(CASE WHEN event = {sent} THEN 1 ELSE 0 END) AS sent, "
-        f"{cd(f'CASE WHEN event = {sent} THEN pid END')} AS inviters, "
-        f"sum(CASE WHEN event = {accepted} THEN 1 ELSE 0 END) AS accepted "
-        f"FROM ({base}) x"
+        f"WITH {d.cte_materialized('pd', per_day)} "
+        f"SELECT fch AS channel_name, {', '.join(sums)} FROM ({persons}) z GROUP BY fch"
     )
 
 
@@ -167,44 +207,38 @@ def _num(v: Any) -> int:
     return int(v or 0)
 
 
-def aarrr_period(
-    store: EventStore,
-    ctx: ProjectContext,
+def assemble_period(
+    data: list[dict[str, Any]],
+    tag: str,
     *,
     date_from: date,
     date_to: date,
     activation_event: str | None,
-    activation_days: int,
-    today: date | None = None,
+    cells: Sequence[DnCell],
 ) -> AarrrPeriod:
-    """All AARRR figures for local days ``date_from`` … ``date_to``."""
-    d = store.dialect
-    acq = rows(
-        store.query(
-            build_acquisition_sql(
-                d,
-                ctx,
-                date_from=date_from,
-                date_to=date_to,
-                activation_event=activation_event,
-                activation_days=activation_days,
-            )
-        )
-    )
+    """One period's figures from the per-channel rows of ``build_aarrr_sql``."""
+
+    def total(col: str) -> int:
+        return sum(_num(r[col]) for r in data)
+
     by_channel = sorted(
-        (ChannelCount(channel=str(r["channel_name"]), persons=_num(r["persons"])) for r in acq),
+        (
+            ChannelCount(channel=str(r["channel_name"]), persons=_num(r[f"{tag}_new"]))
+            for r in data
+            if _num(r[f"{tag}_new"])
+        ),
         key=lambda c: (-c.persons, c.channel),
     )
-    new = sum(c.persons for c in by_channel)
-    activated = sum(_num(r["activated"]) for r in acq) if activation_event else None
-    eng = rows(store.query(build_engagement_sql(d, ctx, date_from=date_from, date_to=date_to)))[0]
-    revenue = float(eng["revenue_total"] or 0.0)
-    active, paying = _num(eng["active"]), _num(eng["paying"])
-    sent, inviters, accepted = _num(eng["sent"]), _num(eng["inviters"]), _num(eng["accepted"])
-    rng = DateRange(date_from=date_from, date_to=date_to)
+    new = total(f"{tag}_new")
+    activated = total(f"{tag}_act") if activation_event else None
+    revenue = float(sum(float(r[f"{tag}_rev"] or 0.0) for r in data))
+    active, paying = total(f"{tag}_active"), total(f"{tag}_paying")
+    sent, inviters = total(f"{tag}_sent"), total(f"{tag}_inviters")
+    accepted = total(f"{tag}_acc")
     ret = {
-        n: retention_rate(store, ctx, start_event=None, days=n, date_range=rng, today=today)
-        for n in RETENTION_DAYS
+        c.days: _div(total(f"retained_{c.name}"), total(f"eligible_{c.name}"))
+        for c in cells
+        if c.key == tag
     }
     k = None
     if inviters and sent:
@@ -234,24 +268,33 @@ def aarrr_period(
 def run_aarrr(
     store: EventStore, ctx: ProjectContext, q: AarrrQuery, *, today: date | None = None
 ) -> AarrrResult:
-    """Figures for the range and for the equally long period just before it."""
+    """Figures for the range and for the equally long period just before it, in one query.
+
+    ``today`` (local date, default now) decides whose day N is over for D-N retention.
+    """
     d_from, d_to = q.date_range.resolve(ctx)
     length = (d_to - d_from).days + 1
     p_from, p_to = d_from - timedelta(days=length), d_from - timedelta(days=1)
     activation = q.activation_event or ctx.activation_event
-
-    def period(start: date, end: date) -> AarrrPeriod:
-        return aarrr_period(
-            store,
-            ctx,
-            date_from=start,
-            date_to=end,
-            activation_event=activation,
-            activation_days=q.activation_days,
-            today=today,
+    periods = [("c", d_from, d_to), ("p", p_from, p_to)]
+    cells = dn_cells(
+        {tag: (lo, hi) for tag, lo, hi in periods}, RETENTION_DAYS, today or ctx.today()
+    )
+    sql = build_aarrr_sql(
+        store.dialect,
+        ctx,
+        periods=periods,
+        activation_event=activation,
+        activation_days=q.activation_days,
+        cells=cells,
+    )
+    data = rows(store.query(sql))
+    current, previous = (
+        assemble_period(
+            data, tag, date_from=lo, date_to=hi, activation_event=activation, cells=cells
         )
-
-    current, previous = period(d_from, d_to), period(p_from, p_to)
+        for tag, lo, hi in periods
+    )
     change: dict[str, float | None] = {}
     for name in COMPARED:
         cur, prev = getattr(current, name), getattr(previous, name)

@@ -8,6 +8,8 @@ zero-filling and averaging happen here in Python so both engines share that logi
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -324,18 +326,94 @@ def _selector(value: str | EventSelector | None) -> EventSelector | None:
     return EventSelector(event=value) if isinstance(value, str) else value
 
 
-def build_retention_rate_sql(
+@dataclass(frozen=True, slots=True)
+class DnCell:
+    """One D-N rate: persons first seen on local days ``date_from`` … ``date_to``, day ``days``.
+
+    ``date_to`` is already cut to the persons whose day N is over (see ``dn_cells``); the cell
+    is empty (nobody eligible) when that leaves no day.
+    """
+
+    key: str
+    days: int
+    date_from: date
+    date_to: date
+
+    @property
+    def name(self) -> str:
+        return f"{self.key}_{self.days}"
+
+    @property
+    def empty(self) -> bool:
+        return self.date_to < self.date_from
+
+
+def dn_cells(
+    ranges: Mapping[str, tuple[date, date]], days: Sequence[int], today: date
+) -> list[DnCell]:
+    """A cell per range and N; only persons whose day N has fully passed are eligible,
+    because an unfinished day is no answer."""
+    for n in days:
+        if n < 0:
+            raise ValueError("days must be >= 0")
+    return [
+        DnCell(key, n, lo, min(hi, today - timedelta(days=n + 1)))
+        for key, (lo, hi) in ranges.items()
+        for n in dict.fromkeys(days)
+    ]
+
+
+def with_dn_retention(
+    dialect: Dialect, *, persons: str, returns: str, cells: Sequence[DnCell]
+) -> str:
+    """SELECT every column of ``persons`` plus 0/1 columns ``e_<cell>`` (eligible) and
+    ``r_<cell>`` (retained) per cell: the one definition of D-N retention of new persons.
+
+    ``persons`` is a subquery with one row per person: ``pid`` and ``fday``, the local day of
+    the person's first start event. ``returns`` names a relation with one row per person and
+    local day of a return event (``pid``, ``day``). A person is eligible for a cell when
+    ``fday`` is in its days, and retained when also back on ``fday + N``.
+    """
+    ns = sorted({c.days for c in cells})
+    day_cols = "".join(f", {dialect.add_days('x.fday', n)} AS dn_{n}" for n in ns)
+    joins = "".join(
+        f" LEFT JOIN {returns} r{n} ON r{n}.pid = pe.pid AND r{n}.day = pe.dn_{n}" for n in ns
+    )
+    cols = []
+    for c in cells:
+        if c.empty:
+            cols += [f"0 AS e_{c.name}", f"0 AS r_{c.name}"]
+            continue
+        inside = (
+            f"pe.fday >= {dialect.date_lit(c.date_from)} "
+            f"AND pe.fday <= {dialect.date_lit(c.date_to)}"
+        )
+        cols += [
+            f"CASE WHEN {inside} THEN 1 ELSE 0 END AS e_{c.name}",
+            f"CASE WHEN {inside} AND r{c.days}.pid IS NOT NULL THEN 1 ELSE 0 END AS r_{c.name}",
+        ]
+    return (
+        f"SELECT pe.*, {', '.join(cols)} FROM (SELECT x.*{day_cols} FROM ({persons}) x) pe{joins}"
+    )
+
+
+def build_retention_rates_sql(
     dialect: Dialect,
     ctx: ProjectContext,
     *,
     start_event: EventSelector | None,
     return_event: EventSelector | None,
-    days: int,
-    date_from: date,
-    date_to: date,
+    cells: Sequence[DnCell],
 ) -> str:
-    """One row (eligible, retained): persons first seen in [date_from, date_to] (local)."""
-    start_utc, end_utc = ctx.day_range_utc(date_from, date_to)
+    """One row with columns ``eligible_<cell>`` and ``retained_<cell>`` per cell."""
+    live = [c for c in cells if not c.empty]
+    if not live:
+        return "SELECT " + ", ".join(
+            f"0 AS eligible_{c.name}, 0 AS retained_{c.name}" for c in cells
+        )
+    first_day = min(c.date_from for c in live)
+    start_utc = ctx.day_start_utc(first_day)
+    _, end_utc = ctx.day_range_utc(first_day, max(c.date_to for c in live))
     firsts = events_sql(
         dialect,
         ctx,
@@ -344,7 +422,8 @@ def build_retention_rate_sql(
         filters=start_event.filters if start_event else (),
     )
     r_start, r_end = ctx.day_range_utc(
-        date_from + timedelta(days=days), date_to + timedelta(days=days)
+        first_day + timedelta(days=min(c.days for c in live)),
+        max(c.date_to + timedelta(days=c.days) for c in live),
     )
     returns = events_sql(
         dialect,
@@ -355,15 +434,46 @@ def build_retention_rate_sql(
         filters=return_event.filters if return_event else (),
     )
     tz = ctx.timezone
+    persons = (
+        f"SELECT pid, {dialect.local_date('fts', tz)} AS fday FROM f "
+        f"WHERE fts >= {dialect.ts_lit(start_utc)}"
+    )
+    per_person = with_dn_retention(dialect, persons=persons, returns="r", cells=cells)
+    sums = ", ".join(
+        f"sum(e_{c.name}) AS eligible_{c.name}, sum(r_{c.name}) AS retained_{c.name}" for c in cells
+    )
     return (
         f"WITH f AS (SELECT pid, min(ts) AS fts FROM ({firsts}) x GROUP BY pid), "
-        f"c AS (SELECT pid, {dialect.add_days(dialect.local_date('fts', tz), days)} AS dn "
-        f"FROM f WHERE fts >= {dialect.ts_lit(start_utc)}), "
-        f"r AS (SELECT DISTINCT pid, {dialect.local_date('ts', tz)} AS rd FROM ({returns}) y) "
-        "SELECT count(*) AS eligible, "
-        "sum(CASE WHEN r.pid IS NULL THEN 0 ELSE 1 END) AS retained "
-        "FROM c LEFT JOIN r ON r.pid = c.pid AND r.rd = c.dn"
+        f"r AS (SELECT DISTINCT pid, {dialect.local_date('ts', tz)} AS day FROM ({returns}) y) "
+        f"SELECT {sums} FROM ({per_person}) z"
     )
+
+
+def retention_rates(
+    store: EventStore,
+    ctx: ProjectContext,
+    *,
+    start_event: str | EventSelector | None,
+    days: Sequence[int],
+    date_range: DateRange,
+    return_event: str | EventSelector | None = None,
+    today: date | None = None,
+) -> dict[int, tuple[int, int]]:
+    """(eligible, retained) for each N in ``days``, in one query (see ``retention_rate``)."""
+    d_from, d_to = date_range.resolve(ctx)
+    cells = dn_cells({"x": (d_from, d_to)}, days, today or ctx.today())
+    sql = build_retention_rates_sql(
+        store.dialect,
+        ctx,
+        start_event=_selector(start_event),
+        return_event=_selector(return_event),
+        cells=cells,
+    )
+    row = rows(store.query(sql))[0]
+    return {
+        c.days: (int(row[f"eligible_{c.name}"] or 0), int(row[f"retained_{c.name}"] or 0))
+        for c in cells
+    }
 
 
 def retention_counts(
@@ -377,24 +487,15 @@ def retention_counts(
     today: date | None = None,
 ) -> tuple[int, int]:
     """(eligible, retained) behind ``retention_rate``."""
-    if days < 0:
-        raise ValueError("days must be >= 0")
-    d_from, d_to = date_range.resolve(ctx)
-    # Only persons whose day N has fully passed are eligible: an unfinished day is no answer.
-    d_to = min(d_to, (today or ctx.today()) - timedelta(days=days + 1))
-    if d_to < d_from:
-        return 0, 0
-    sql = build_retention_rate_sql(
-        store.dialect,
+    return retention_rates(
+        store,
         ctx,
-        start_event=_selector(start_event),
-        return_event=_selector(return_event),
-        days=days,
-        date_from=d_from,
-        date_to=d_to,
-    )
-    row = rows(store.query(sql))[0]
-    return int(row["eligible"] or 0), int(row["retained"] or 0)
+        start_event=start_event,
+        days=[days],
+        date_range=date_range,
+        return_event=return_event,
+        today=today,
+    )[days]
 
 
 def retention_rate(

@@ -150,6 +150,14 @@ class Dialect:
         """Text appended to every query (ClickHouse settings); empty elsewhere."""
         return ""
 
+    def cte_materialized(self, name: str, sql: str) -> str:
+        """``name AS (sql)``: a CTE that the query reads several times.
+
+        Only a hint: DuckDB is told to compute it once (otherwise it may inline it into every
+        reader); ClickHouse has no such hint and inlines CTEs, which gives the same rows.
+        """
+        return f"{name} AS ({sql})"
+
 
 # scheme://[user@][www.]host — group 1 is the host (RE2 syntax, same on both engines).
 _URL_HOST_RE = r"^[a-z][a-z0-9+.-]*://(?:[^/?#@]*@)?(?:www\.)?([^/:?#@]+)"
@@ -268,6 +276,9 @@ class DuckDBDialect(Dialect):
     def url_host(self, expr: str) -> str:
         pattern = self.str_lit(_URL_HOST_RE)
         return f"nullif(regexp_extract(lower({expr}), {pattern}, 1), '')"
+
+    def cte_materialized(self, name: str, sql: str) -> str:
+        return f"{name} AS MATERIALIZED ({sql})"
 
 
 class ClickHouseDialect(Dialect):

@@ -2,7 +2,7 @@
 
 AARRR figures with their change against the previous period, DAU/WAU/MAU and the top
 acquisition channels, for the last N complete days (today is still running, so it would
-always look like a drop). Everything comes from one query (``insights.overview``).
+always look like a drop). Figures come from the analytics functions (run_aarrr, run_active_users) (``insights.overview``).
 """
 
 from __future__ import annotations
