@@ -2,7 +2,8 @@
 
 AARRR figures with their change against the previous period, DAU/WAU/MAU and the top
 acquisition channels, for the last N complete days (today is still running, so it would
-always look like a drop). Figures come from the analytics functions (run_aarrr, run_active_users) (``insights.overview``).
+always look like a drop). The figures come from ``insights.overview``, which calls the
+analytics functions ``run_aarrr`` and ``run_active_users``.
 """
 
 from __future__ import annotations
