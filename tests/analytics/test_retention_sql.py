@@ -5,18 +5,15 @@ Run with ``YUNYING_UPDATE_SNAPSHOTS=1`` to rewrite the snapshots after an intend
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from tests.conftest import make_store
 from tests.factories import ev, load
+from tests.snapshots import SNAPSHOTS, assert_matches_snapshot
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.retention import RetentionQuery, build_retention_sql, run_retention
 from yunying.store.dialect import ClickHouseDialect, Dialect, DuckDBDialect
 
-SNAPSHOTS = Path(__file__).resolve().parent.parent / "snapshots"
 CTX = ProjectContext(project_id=1, timezone="Asia/Shanghai", week_start=1)
 QUERY = RetentionQuery(
     start_event={"event": "signup"},
@@ -30,13 +27,9 @@ QUERY = RetentionQuery(
 
 @pytest.mark.parametrize("dialect", [DuckDBDialect(), ClickHouseDialect()], ids=lambda d: d.name)
 def test_weekly_first_time_sql_matches_snapshot(dialect: Dialect):
-    sql = build_retention_sql(dialect, CTX, QUERY) + "\n"
-    path = SNAPSHOTS / f"retention_first_time_week.{dialect.name}.sql"
-    if os.environ.get("YUNYING_UPDATE_SNAPSHOTS") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(sql)
-    assert path.exists(), f"missing snapshot {path.name}: run with YUNYING_UPDATE_SNAPSHOTS=1"
-    assert sql == path.read_text(), "SQL changed: review it, then YUNYING_UPDATE_SNAPSHOTS=1"
+    assert_matches_snapshot(
+        f"retention_first_time_week.{dialect.name}.sql", build_retention_sql(dialect, CTX, QUERY)
+    )
 
 
 @pytest.mark.parametrize("engine", ["duckdb", "clickhouse"])
