@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from yunying.api.state import AppState
 from yunying.db.projects import project_for_key
+from yunying.events.gc_pause import gc_paused
 from yunying.events.model import Event
 from yunying.events.validation import FieldError, ParseResult
 from yunying.events.writer import WriterClosed
@@ -183,7 +184,8 @@ def parse_json(body: bytes | str, what: str = "body") -> Any:
     if not body:
         raise IngestError(400, f"{what} is empty", code="invalid_payload")
     try:
-        return orjson.loads(body)
+        with gc_paused():
+            return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise IngestError(400, f"{what} is not valid JSON: {exc}", code="invalid_json") from None
 

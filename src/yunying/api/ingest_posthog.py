@@ -35,8 +35,9 @@ from yunying.api.ingest_common import (
     read_body,
 )
 from yunying.events import posthog
+from yunying.events.gc_pause import gc_paused
 from yunying.events.model import utcnow
-from yunying.events.validation import FieldError
+from yunying.events.validation import FieldError, ParseResult
 
 router = APIRouter(tags=["ingest: PostHog"])
 
@@ -132,6 +133,12 @@ async def capture(request: Request) -> Response:
     401 bad or missing key; 413 body over the size limit (also after decompression);
     503 not stored, retry.
     """
+    result = await _parse(request)
+    return await accept(request, result, OK)
+
+
+async def _parse(request: Request) -> ParseResult:
+    """The request's events; the decoded body is freed before the commit is awaited."""
     received_at = utcnow()
     payload, fields = await _payload(request)
     query = request.query_params
@@ -145,10 +152,12 @@ async def capture(request: Request) -> Response:
     )
     project_id = await project_for_token(request, token, places=posthog.TOKEN_PLACES)
     try:
-        result = posthog.parse(payload, project_id=project_id, token=token, received_at=received_at)
+        with gc_paused():
+            return posthog.parse(
+                payload, project_id=project_id, token=token, received_at=received_at
+            )
     except FieldError as exc:
         raise IngestError.from_field(exc) from None
-    return await accept(request, result, OK)
 
 
 def _bearer(request: Request) -> str | None:

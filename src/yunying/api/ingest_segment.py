@@ -27,8 +27,9 @@ from yunying.api.ingest_common import (
     read_body,
 )
 from yunying.events import segment
+from yunying.events.gc_pause import gc_paused
 from yunying.events.model import utcnow
-from yunying.events.validation import FieldError
+from yunying.events.validation import FieldError, ParseResult
 
 router = APIRouter(prefix="/v1", tags=["ingest: Segment"])
 
@@ -54,23 +55,7 @@ KINDS = {
 
 def _handler(name: str, kind: str):  # type: ignore[no-untyped-def]
     async def ingest(request: Request) -> Response:
-        received_at = utcnow()
-        limit = app_state(request).settings.max_body_bytes
-        body = await read_body(request, limit)
-        body = decode_content_encoding(body, request.headers.get("content-encoding"), limit)
-        if body[:2] == GZIP_MAGIC:
-            body = inflate(body, limit)
-        payload = parse_json(body)
-        token = segment.basic_auth_user(
-            request.headers.get("authorization")
-        ) or segment.find_write_key(payload)
-        project_id = await project_for_token(request, token, places=segment.KEY_PLACES)
-        try:
-            result = segment.parse(
-                payload, project_id=project_id, kind=kind, received_at=received_at
-            )
-        except FieldError as exc:
-            raise IngestError.from_field(exc) from None
+        result = await _parse(request, kind)
         return await accept(request, result, OK)
 
     ingest.__name__ = f"segment_{name}"
@@ -82,6 +67,26 @@ def _handler(name: str, kind: str):  # type: ignore[no-untyped-def]
         "503 not stored (retry)."
     )
     return guarded(ingest)
+
+
+async def _parse(request: Request, kind: str) -> ParseResult:
+    """The request's events; the decoded body is freed before the commit is awaited."""
+    received_at = utcnow()
+    limit = app_state(request).settings.max_body_bytes
+    body = await read_body(request, limit)
+    body = decode_content_encoding(body, request.headers.get("content-encoding"), limit)
+    if body[:2] == GZIP_MAGIC:
+        body = inflate(body, limit)
+    payload = parse_json(body)
+    token = segment.basic_auth_user(request.headers.get("authorization")) or segment.find_write_key(
+        payload
+    )
+    project_id = await project_for_token(request, token, places=segment.KEY_PLACES)
+    try:
+        with gc_paused():
+            return segment.parse(payload, project_id=project_id, kind=kind, received_at=received_at)
+    except FieldError as exc:
+        raise IngestError.from_field(exc) from None
 
 
 async def options(request: Request) -> Response:

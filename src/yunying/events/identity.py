@@ -21,7 +21,7 @@ Rules:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -90,11 +90,10 @@ def touches_persons(event: Event) -> bool:
     return "$set" in props or "$set_once" in props or "$unset" in props
 
 
-def referenced_ids(events: Iterable[Event]) -> set[str]:
+def referenced_ids(events: Sequence[Event]) -> set[str]:
     """Every distinct id a batch touches (to load their current mapping in one query)."""
-    out: set[str] = set()
+    out = {e.distinct_id for e in events}
     for e in events:
-        out.add(e.distinct_id)
         if e.event in MERGE_EVENTS:
             out.update(merge_ids(e))
     return out
@@ -242,12 +241,19 @@ def _timestamp(e: Event) -> datetime:
 
 
 def resolve(state: IdentityState, events: list[Event]) -> None:
-    """Assign ``person_id`` to every event (in time order) and update ``state``."""
+    """Assign ``person_id`` to every event (in time order) and update ``state``.
+
+    Runs for every ingested event, so the common case (a known id, no merge, no person
+    properties) is one dict look-up.
+    """
+    id_map = state.id_map
     for e in sorted(events, key=_timestamp):
         if e.event in MERGE_EVENTS:
             for other in merge_ids(e):
                 state.merge(other, e.distinct_id, e.timestamp)
-        pid = state.person_of(e.distinct_id, e.timestamp)
+        pid = id_map.get(e.distinct_id)
+        if pid is None:
+            pid = state.person_of(e.distinct_id, e.timestamp)
         e.person_id = pid
         props = e.properties
         if "$set" in props or "$set_once" in props or "$unset" in props:

@@ -8,11 +8,16 @@ layer; this module sees plain JSON values and does no I/O.
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from yunying.events.model import Event
 from yunying.events.validation import (
+    CANONICAL_UUID,
+    MAX_DISTINCT_ID_LENGTH,
+    MAX_FUTURE,
+    MAX_NAME_LENGTH,
     FieldError,
     ParseResult,
     Rejection,
@@ -94,14 +99,81 @@ def parse(
         raise FieldError("batch", "must not be empty")
     events = result.events
     for i, raw in enumerate(items):
-        where = prefix.format(i) if prefix else ""
-        try:
-            events.append(_event(raw, where, project_id, token, received_at, batch_sent))
-        except FieldError as exc:
-            if not prefix:
-                raise
-            result.rejected.append(Rejection.of(i, exc))
+        event = common_event(raw, project_id, token, received_at, batch_sent)
+        if event is None:
+            try:
+                event = _event(raw, prefix.format(i), project_id, token, received_at, batch_sent)
+            except FieldError as exc:
+                if not prefix:
+                    raise
+                result.rejected.append(Rejection.of(i, exc))
+                continue
+        events.append(event)
     return result
+
+
+def common_event(
+    raw: Any,
+    project_id: int,
+    token: str | None,
+    received_at: datetime,
+    batch_sent: datetime | None,
+) -> Event | None:
+    """The event, if ``raw`` has the shape SDKs nearly always send; else None.
+
+    The fast path of ``parse``: string ``event`` and ``distinct_id`` (top level or in
+    properties), a canonical lower-case ``uuid``, an ISO 8601 UTC ``timestamp``, maybe
+    an ``offset``, and no per-event key, ``sent_at`` or top-level ``$set``. Checked
+    inline, with no error paths: anything else returns None and ``_event`` (which names
+    the bad field) decides. Both give the same ``Event`` for any input this accepts.
+    """
+    if type(raw) is not dict:
+        return None
+    get = raw.get
+    props = get("properties")
+    if type(props) is not dict or "api_key" in raw or "token" in raw or "sent_at" in raw:
+        return None
+    if "$set" in raw or "$set_once" in raw:
+        return None
+    name = get("event")
+    if type(name) is not str or not name or len(name) > MAX_NAME_LENGTH or name.isspace():
+        return None
+    did = get("distinct_id")
+    if did is None or did == "":
+        did = props.get("distinct_id")
+    if type(did) is not str or not did or len(did) > MAX_DISTINCT_ID_LENGTH or did.isspace():
+        return None
+    uid = get("uuid")
+    if type(uid) is not str or len(uid) != 36 or not CANONICAL_UUID.fullmatch(uid):
+        return None
+    raw_ts = get("timestamp")
+    if type(raw_ts) is not str:
+        return None
+    try:
+        ts = datetime.fromisoformat(raw_ts)
+    except ValueError:
+        return None
+    if ts.tzinfo is not UTC:
+        return None
+    offset = get("offset")
+    try:
+        if offset:
+            if type(offset) not in (int, float) or not math.isfinite(offset):
+                return None
+            when = received_at - timedelta(milliseconds=float(offset))
+        elif batch_sent is not None and not props.get("$ignore_sent_at"):
+            when = received_at - (batch_sent - ts)
+        else:
+            when = ts
+    except OverflowError:
+        return None
+    if when - received_at > MAX_FUTURE:
+        when = received_at
+    if "token" in props:
+        if token is None or props["token"] != token:
+            return None
+        del props["token"]  # the key is not stored with every event
+    return Event(uid, project_id, name, did, when, received_at, props)
 
 
 def _event(
@@ -157,7 +229,9 @@ def _event(
         sent_at = parse_timestamp(raw_sent, "sent_at", where)
     if props.get("$ignore_sent_at"):  # historical imports ask to keep timestamps as sent
         sent_at = None
-    when = event_time(received_at=received_at, timestamp=ts, sent_at=sent_at, offset_ms=offset)
+    when = event_time(
+        received_at=received_at, timestamp=ts, sent_at=sent_at, offset_ms=offset, where=where
+    )
 
     uid = event_uuid(get("uuid"), "uuid", where) or fallback_uuid(project_id, raw)
     return Event(uid, project_id, name, did, when, received_at, props)

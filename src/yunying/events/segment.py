@@ -178,7 +178,7 @@ def _message(
     sent_at = batch_sent
     if get("sentAt"):
         sent_at = parse_timestamp(get("sentAt"), "sentAt", where)
-    when = event_time(received_at=received_at, timestamp=ts, sent_at=sent_at)
+    when = event_time(received_at=received_at, timestamp=ts, sent_at=sent_at, where=where)
 
     uid = event_uuid(get("messageId"), "messageId", where)
     if uid is None:

@@ -24,7 +24,7 @@ MAX_FUTURE = timedelta(hours=23)
 MAX_NAME_LENGTH = 200
 MAX_DISTINCT_ID_LENGTH = 200
 
-_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class FieldError(ValueError):
@@ -113,8 +113,12 @@ def _from_millis(value: float, attr: str) -> datetime:
 
 def parse_offset(value: Any, attr: str, where: str = "") -> float:
     """PostHog's ``offset``: milliseconds between the event and the send."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            if math.isfinite(value):
+                return float(value)
+        except OverflowError:  # an int beyond any float
+            pass
     raise FieldError(
         attr_path(where, attr), f"must be a number of milliseconds, not {_type_name(value)}"
     )
@@ -126,6 +130,7 @@ def event_time(
     timestamp: datetime | None = None,
     sent_at: datetime | None = None,
     offset_ms: float | None = None,
+    where: str = "",
 ) -> datetime:
     """When the event happened, on the server's clock.
 
@@ -133,16 +138,22 @@ def event_time(
     trustworthy, the absolute time is not. So with ``sent_at``:
     ``timestamp := received_at - (sent_at - timestamp)``; with PostHog's ``offset``:
     ``received_at - offset``. Events claiming to be more than 23 h ahead are pinned to
-    ``received_at``.
+    ``received_at``. A correction past year 1 or 9999 is the offending field's error.
     """
-    if offset_ms is not None:
-        ts = received_at - timedelta(milliseconds=offset_ms)
-    elif timestamp is not None and sent_at is not None:
-        ts = received_at - (sent_at - timestamp)
-    elif timestamp is not None:
-        ts = timestamp
-    else:
-        ts = received_at
+    try:
+        if offset_ms is not None:
+            ts = received_at - timedelta(milliseconds=offset_ms)
+        elif timestamp is not None and sent_at is not None:
+            ts = received_at - (sent_at - timestamp)
+        elif timestamp is not None:
+            ts = timestamp
+        else:
+            ts = received_at
+    except OverflowError:
+        attr = "offset" if offset_ms is not None else "timestamp"
+        raise FieldError(
+            attr_path(where, attr), "puts the event outside the representable time range"
+        ) from None
     if ts - received_at > MAX_FUTURE:
         return received_at
     return ts
@@ -197,7 +208,7 @@ def event_uuid(value: Any, attr: str, where: str = "") -> str | None:
     if value is None or value == "":
         return None
     if isinstance(value, str):
-        if len(value) == 36 and _CANONICAL_UUID.fullmatch(value):
+        if len(value) == 36 and CANONICAL_UUID.fullmatch(value):
             return value
         return normalize_uuid(value)
     if isinstance(value, int) and not isinstance(value, bool):

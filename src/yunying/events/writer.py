@@ -1,9 +1,10 @@
 """Group commit for HTTP ingest: many requests, one durable write, then every ack.
 
 A request hands its events to the writer and waits; one background thread takes whatever
-has queued (up to ``max_batch`` events, waiting at most ``flush_ms`` for more), writes it in
-one transaction through ``write_events`` and only then resolves each waiting request. So a
-2xx always means "committed", while the store sees few, large transactions.
+has queued (up to ``max_batch`` events, waiting at most ``flush_ms`` for more while they
+keep arriving), writes it in one transaction through ``write_events`` and only then
+resolves each waiting request. So a 2xx always means "committed", while the store sees
+few, large transactions: requests that arrive during a commit share the next one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from yunying.events.gc_pause import freeze_startup_heap, gc_paused, thaw
 from yunying.events.model import Event
 from yunying.events.pipeline import write_events
 from yunying.store.base import EventStore
@@ -32,6 +34,10 @@ class _Pending:
     future: asyncio.Future[int]
 
 
+# The longest pause between two requests that still joins them in one commit.
+LINGER_GAP_S = 0.001
+
+
 class WriterClosed(RuntimeError):
     pass
 
@@ -44,8 +50,11 @@ class IngestWriter:
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="yunying-ingest", daemon=True)
         self._closed = False
+        self._started = False
 
     def start(self) -> None:
+        freeze_startup_heap()  # see gc_pause: keeps full collections off the hot path
+        self._started = True
         self._thread.start()
 
     async def submit(self, events: Sequence[Event]) -> int:
@@ -69,6 +78,8 @@ class IngestWriter:
         self._closed = True
         self._queue.put(None)
         self._thread.join(timeout)
+        if self._started:
+            thaw()
 
     def _take(self) -> tuple[list[_Pending], bool]:
         first = self._queue.get()
@@ -78,13 +89,12 @@ class IngestWriter:
         deadline = time.monotonic() + self._flush_s
         stop = False
         while size < self._max_batch:
-            remaining = deadline - time.monotonic()
+            # Wait only while requests keep coming: a pause means the senders are waiting
+            # for this commit (clients that send one request at a time), and waiting
+            # longer would only idle both sides.
+            wait = min(deadline - time.monotonic(), LINGER_GAP_S)
             try:
-                item = (
-                    self._queue.get(timeout=max(remaining, 0))
-                    if remaining > 0
-                    else (self._queue.get_nowait())
-                )
+                item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
             except queue.Empty:
                 break
             if item is None:
@@ -105,7 +115,8 @@ class IngestWriter:
     def _commit(self, group: list[_Pending]) -> None:
         events = [e for p in group for e in p.events]
         try:
-            summary = write_events(self._store, events)
+            with gc_paused():
+                summary = write_events(self._store, events)
         except Exception as exc:
             if len(group) > 1:
                 # One bad request must not fail the others forever (SDKs retry 5xx):
