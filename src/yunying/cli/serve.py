@@ -69,7 +69,13 @@ def run_server(settings: Settings) -> None:
     check_port_free(settings.host, settings.port)
     with event_store(settings):
         pass  # fail here, clearly, if another process holds the event store
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,  # a log line per ingest request costs more than the request
+    )
 
 
 @handle_errors
