@@ -51,13 +51,7 @@ def mount_console(app: FastAPI) -> None:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for name in ROUTE_MODULES:
-        module_name = f"yunying.web.routes.{name}"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:  # that area is not written yet
-                continue
-            raise
+        module = importlib.import_module(f"yunying.web.routes.{name}")
         app.include_router(
             module.router, dependencies=[Depends(csrf_protect)], include_in_schema=False
         )
