@@ -18,6 +18,9 @@ from pydantic import BaseModel, Field
 from yunying.analytics.common import NONE, OTHER, Breakdown, DateRange, EventSelector, Interval
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.filters import PropertyFilter, property_expr
+from yunying.analytics.periods import period_of as period_floor
+from yunying.analytics.periods import period_offset
+from yunying.analytics.periods import shift_period as period_add
 from yunying.analytics.source import events_sql
 from yunying.store.base import EventStore, rows
 from yunying.store.dialect import Dialect
@@ -94,31 +97,6 @@ class RetentionResult(BaseModel):
 
 
 # ---- calendar periods (Python side, mirrors Dialect.period_of_date) ------------------------
-
-
-def period_floor(d: date, period: Interval, week_start: int = 1) -> date:
-    if period == "day":
-        return d
-    if period == "week":
-        return d - timedelta(days=(d.isoweekday() - week_start) % 7)
-    return d.replace(day=1)
-
-
-def period_add(d: date, period: Interval, n: int) -> date:
-    if period == "day":
-        return d + timedelta(days=n)
-    if period == "week":
-        return d + timedelta(days=7 * n)
-    months = d.year * 12 + d.month - 1 + n
-    return date(months // 12, months % 12 + 1, 1)
-
-
-def period_offset(start: date, later: date, period: Interval) -> int:
-    if period == "day":
-        return (later - start).days
-    if period == "week":
-        return (later - start).days // 7
-    return (later.year - start.year) * 12 + later.month - start.month
 
 
 def cohort_periods(ctx: ProjectContext, q: RetentionQuery) -> list[date]:

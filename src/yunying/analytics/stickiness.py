@@ -16,8 +16,9 @@ from pydantic import BaseModel, Field
 from yunying.analytics.common import DateRange, Interval
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.filters import PropertyFilter
+from yunying.analytics.periods import period_starts
 from yunying.analytics.source import events_sql
-from yunying.analytics.trends import period_starts, slot_sql
+from yunying.analytics.trends import slot_sql
 from yunying.store.base import EventStore
 from yunying.store.dialect import Dialect
 

@@ -10,7 +10,7 @@ back differently from the two engines and are never returned.
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, model_validator
 from yunying.analytics.common import NONE, OTHER, Breakdown, DateRange, EventSelector
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.filters import PropertyFilter, property_expr
+from yunying.analytics.periods import period_of, period_starts
 from yunying.analytics.source import events_sql
 from yunying.events.model import NUMERIC_PROMOTED, PROMOTED_PROPERTIES
 from yunying.store.base import EventStore
@@ -26,50 +27,6 @@ from yunying.store.dialect import Dialect, Interval
 Math = Literal["total", "unique_persons", "sum", "avg", "min", "max", "median"]
 PROPERTY_MATHS = ("sum", "avg", "min", "max", "median")
 Number = int | float
-
-# ---- calendar periods (shared by stickiness and lifecycle) ----------------------------
-
-
-def period_of(d: date, interval: Interval, week_start: int = 1) -> date:
-    """Start of the calendar period (day, week, month) holding local day ``d``."""
-    if interval == "day":
-        return d
-    if interval == "week":
-        return d - timedelta(days=(d.isoweekday() - week_start) % 7)
-    if interval == "month":
-        return d.replace(day=1)
-    raise ValueError(f"no date period for interval {interval!r}")
-
-
-def shift_period(p: date, interval: Interval, n: int = 1) -> date:
-    """The period start ``n`` periods after ``p`` (before, when ``n`` is negative)."""
-    if interval == "day":
-        return p + timedelta(days=n)
-    if interval == "week":
-        return p + timedelta(days=7 * n)
-    if interval == "month":
-        months = p.year * 12 + p.month - 1 + n
-        return date(months // 12, months % 12 + 1, 1)
-    raise ValueError(f"no date period for interval {interval!r}")
-
-
-def period_starts(
-    start: date, end: date, interval: Interval, week_start: int = 1
-) -> list[date] | list[datetime]:
-    """Every period touching local days ``start``…``end``; hours as naive local datetimes."""
-    if interval == "hour":
-        days = (end - start).days + 1
-        return [
-            datetime.combine(start + timedelta(days=i), time(h))
-            for i in range(days)
-            for h in range(24)
-        ]
-    out: list[date] = []
-    p = period_of(start, interval, week_start)
-    while p <= end:
-        out.append(p)
-        p = shift_period(p, interval)
-    return out
 
 
 def slot_sql(
