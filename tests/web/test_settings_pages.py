@@ -131,3 +131,21 @@ def test_settings_nav_only_for_admins(console: Console) -> None:
     forbidden = other.get(f"/p/{pid}/settings", headers=HTML)
     assert forbidden.status_code == 403 and 'data-testid="nav-settings"' not in forbidden.text
     assert 'data-testid="nav-overview"' in forbidden.text  # the project nav is still there
+
+
+def test_invite_new_user_shows_a_working_temporary_password_once(console: Console) -> None:
+    from yunying.accounts.users import authenticate
+
+    pid = _admin(console)
+    r = console.client.post(
+        f"/p/{pid}/settings/members",
+        data={"csrf_token": csrf(console.client), "email": "new@x.io", "role": "viewer"},
+        headers=HTML,
+    )
+    assert r.status_code == 200
+    shown = re.search(r'data-testid="temp-password">([^<]+)<', r.text)
+    assert shown is not None
+    with console.db() as s:
+        assert authenticate(session=s, email="new@x.io", password=shown.group(1)) is not None
+    again = console.client.get(f"/p/{pid}/settings/members", headers=HTML)
+    assert 'data-testid="temp-password"' not in again.text
