@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+import random
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -71,3 +72,32 @@ def load(
 
 def pid(distinct_id: str, project_id: int = 1) -> str:
     return person_uuid(project_id, distinct_id)
+
+
+def random_events(
+    rnd: random.Random,
+    n: int,
+    *,
+    start: date,
+    days: int,
+    persons: int,
+    names: tuple[str, ...] = ("pv", "buy"),
+    **choices: list[Any],
+) -> list[Event]:
+    """``n`` seeded events at random local minutes over ``days`` days from ``start``.
+
+    Each keyword names a property whose value is drawn from its list.
+    """
+    out = []
+    for _ in range(n):
+        day = start + timedelta(days=rnd.randrange(days))
+        minute = rnd.randrange(24 * 60)
+        out.append(
+            ev(
+                f"u{rnd.randrange(persons)}",
+                rnd.choice(names),
+                f"{day} {minute // 60:02d}:{minute % 60:02d}",
+                **{k: rnd.choice(v) for k, v in choices.items()},
+            )
+        )
+    return out

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.factories import ev, load
+from tests.factories import ev, load, random_events
 from yunying.analytics.active_users import ActiveUsersQuery, run_active_users
 from yunying.analytics.context import ProjectContext
 from yunying.store.base import EventStore
@@ -122,18 +122,9 @@ def test_query_model() -> None:
 
 def test_engines_agree_on_random_data(both: tuple[EventStore, EventStore]) -> None:
     rnd = random.Random(11)
-    events = []
-    for _ in range(400):
-        day = date(2024, 1, 1) + timedelta(days=rnd.randrange(75))
-        minute = rnd.randrange(24 * 60)
-        events.append(
-            ev(
-                f"u{rnd.randrange(40)}",
-                rnd.choice(["pv", "buy"]),
-                f"{day} {minute // 60:02d}:{minute % 60:02d}",
-                plan=rnd.choice(["pro", "free"]),
-            )
-        )
+    events = random_events(
+        rnd, 400, start=date(2024, 1, 1), days=75, persons=40, plan=["pro", "free"]
+    )
     merges = {f"u{i}": f"u{i + 1}" for i in range(0, 20, 4)}
     for s in both:
         load(s, events, merges=merges)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.factories import ev, load
+from tests.factories import ev, load, random_events
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.lifecycle import LifecycleQuery, LifecycleResult, run_lifecycle
 from yunying.analytics.trends import TrendsQuery, run_trends
@@ -148,17 +148,7 @@ def test_query_model() -> None:
 
 def test_engines_agree_on_random_data(both: tuple[EventStore, EventStore]) -> None:
     rnd = random.Random(3)
-    events = []
-    for _ in range(350):
-        day = date(2023, 12, 1) + timedelta(days=rnd.randrange(90))
-        minute = rnd.randrange(24 * 60)
-        events.append(
-            ev(
-                f"u{rnd.randrange(30)}",
-                rnd.choice(["pv", "buy"]),
-                f"{day} {minute // 60:02d}:{minute % 60:02d}",
-            )
-        )
+    events = random_events(rnd, 350, start=date(2023, 12, 1), days=90, persons=30)
     for s in both:
         load(s, events, merges={"u1": "u2", "u5": "u6", "u7": "u6"})
     for query in (

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.factories import ev, load
+from tests.factories import ev, load, random_events
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.stickiness import StickinessQuery, run_stickiness
 from yunying.analytics.trends import TrendsQuery, run_trends
@@ -129,18 +129,9 @@ def test_empty_store(store: EventStore) -> None:
 
 def test_engines_agree_on_random_data(both: tuple[EventStore, EventStore]) -> None:
     rnd = random.Random(5)
-    events = []
-    for _ in range(300):
-        day = date(2024, 1, 1) + timedelta(days=rnd.randrange(60))
-        minute = rnd.randrange(24 * 60)
-        events.append(
-            ev(
-                f"u{rnd.randrange(30)}",
-                rnd.choice(["pv", "buy"]),
-                f"{day} {minute // 60:02d}:{minute % 60:02d}",
-                plan=rnd.choice(["pro", "free"]),
-            )
-        )
+    events = random_events(
+        rnd, 300, start=date(2024, 1, 1), days=60, persons=30, plan=["pro", "free"]
+    )
     for s in both:
         load(s, events, merges={"u1": "u2", "u3": "u4"})
     for query in (
