@@ -14,6 +14,10 @@ _ROUTER_MODULES = [
     "yunying.api.ingest_segment",
     "yunying.api.projects",
     "yunying.api.query",
+    "yunying.api.segments",
+    "yunying.api.layers",
+    "yunying.api.channels",
+    "yunying.api.people",
 ]
 
 

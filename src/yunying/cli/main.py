@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from yunying.cli import projects
+from yunying.cli import channels_cli, churn_cli, layers_cli, people_cli, projects, segments_cli
 from yunying.cli.importer import import_command
 from yunying.cli.init import init_command
 from yunying.cli.query import query_command
@@ -24,6 +24,11 @@ app.command("serve")(serve_command)
 app.command("import")(import_command)
 app.command("query")(query_command)
 app.add_typer(projects.app, name="projects")
+app.add_typer(segments_cli.app, name="segments")
+app.add_typer(layers_cli.app, name="layers")
+app.add_typer(churn_cli.app, name="churn")
+app.add_typer(channels_cli.app, name="channels")
+app.add_typer(people_cli.app, name="people")
 
 try:  # the demo command ships with the demo package; the CLI works without it
     from yunying.cli.demo import demo_command

@@ -30,6 +30,10 @@ ROUTE_MODULES = [
     "dashboards",
     "people",
     "events",
+    "segments",
+    "layers",
+    "churn",
+    "channels",
 ]
 
 

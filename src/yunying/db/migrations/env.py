@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 
-from yunying.db import insight_models  # noqa: F401  (registers its tables)
+from yunying.db import (  # noqa: F401  (each registers its tables)
+    channel_models,
+    insight_models,
+    people_models,
+    segment_models,
+)
 from yunying.db.models import Base
 from yunying.db.session import make_engine
 

@@ -1,0 +1,1 @@
+"""User operations (用户运营): profiles, segments, layers, churn warning, channels."""
