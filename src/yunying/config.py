@@ -29,6 +29,12 @@ class Settings(BaseSettings):
         "event_store=clickhouse means in-process chdb under data_dir.",
     )
     redis_url: str | None = None
+    embedded_worker: bool | None = Field(
+        default=None,
+        description="Run the job queue (segment refresh, scoring) inside the server process; "
+        "needed with DuckDB, which one process opens at a time. Unset: `yunying serve` runs "
+        "it unless a ClickHouse server and Redis let a separate `yunying worker` do the jobs.",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = Field(default=20 * 1024 * 1024, description="Largest ingest body.")

@@ -5,7 +5,7 @@ Routers are added here and nowhere else, so the whole HTTP surface is visible in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -23,9 +23,11 @@ def create_app(settings: Settings | None = None, *, store: EventStore | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.yunying = AppState.build(settings, store=store)
+        stop_jobs = _start_jobs(settings, app.state.yunying.store)
         try:
             yield
         finally:
+            stop_jobs()
             app.state.yunying.close()
 
     app = FastAPI(
@@ -43,6 +45,15 @@ def create_app(settings: Settings | None = None, *, store: EventStore | None = N
     mount_console(app)  # the operations console: pages, static files, sign-in
 
     return app
+
+
+def _start_jobs(settings: Settings, store: EventStore) -> Callable[[], None]:
+    """The embedded job worker (settings.embedded_worker); returns its stop function."""
+    if not settings.embedded_worker:
+        return lambda: None
+    from yunying.jobs.embedded import start_embedded_worker
+
+    return start_embedded_worker(settings, store)
 
 
 def _include_routers(app: FastAPI) -> None:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from yunying.cli import channels_cli, churn_cli, layers_cli, people_cli, projects, segments_cli
+from yunying.cli import (
+    channels_cli,
+    churn_cli,
+    jobs_cli,
+    layers_cli,
+    people_cli,
+    projects,
+    segments_cli,
+)
 from yunying.cli.importer import import_command
 from yunying.cli.init import init_command
 from yunying.cli.query import query_command
@@ -29,6 +37,8 @@ app.add_typer(layers_cli.app, name="layers")
 app.add_typer(churn_cli.app, name="churn")
 app.add_typer(channels_cli.app, name="channels")
 app.add_typer(people_cli.app, name="people")
+app.add_typer(jobs_cli.app, name="jobs")
+app.command("worker")(jobs_cli.worker_command)
 
 try:  # the demo command ships with the demo package; the CLI works without it
     from yunying.cli.demo import demo_command
