@@ -18,6 +18,7 @@ _ROUTER_MODULES = [
     "yunying.api.layers",
     "yunying.api.channels",
     "yunying.api.people",
+    "yunying.api.churn",
 ]
 
 

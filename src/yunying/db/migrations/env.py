@@ -6,6 +6,7 @@ from alembic import context
 
 from yunying.db import (  # noqa: F401  (each registers its tables)
     channel_models,
+    churn_models,
     insight_models,
     people_models,
     segment_models,
