@@ -80,3 +80,17 @@ def test_profile(store: EventStore) -> None:
         person_profile(store, CTX, pid("other", 2))  # another project's person
     with pytest.raises(NotFound):
         person_profile(store, CTX, "no-such-person")
+
+
+def test_scope_distinct_id_lookup_and_active_days(store: EventStore) -> None:
+    from yunying.insights.people import person_scope, resolve_distinct_id
+
+    seed(store)
+    ids, where = person_scope(store, CTX, pid("alice"))
+    assert ids == ["alice", "anon-1"] and "anon-1" in where
+    assert resolve_distinct_id(store, CTX, "anon-1") == pid("alice")
+    with pytest.raises(NotFound):
+        resolve_distinct_id(store, CTX, "other")  # project 2's id
+    profile = person_profile(store, CTX, pid("alice"), days=2, today=date(2024, 3, 5))
+    assert profile.active_days == 3  # all history, not only the two calendar days shown
+    assert person_profile(store, CTX, pid("carol")).active_days == 1

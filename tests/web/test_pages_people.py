@@ -98,3 +98,61 @@ def test_person_page_calendar_is_styled_by_classes(console: Console) -> None:
     assert "style=" not in calendar
     assert re.search(r'class="calendar-day level-[1-4]"', calendar)
     assert re.search(r'<td class="time">\d{4}-\d\d-\d\d \d\d:\d\d</td>', html)
+
+
+def test_profile_card_badges_event_chart_and_segments(console: Console) -> None:
+    """The profile shows first and last touch, active days, lifecycle, event counts as a
+    chart, and — once jobs have written them — layer, RFM, risk badges and segments."""
+    import pyarrow as pa
+
+    from tests.web.pages_support import figures
+    from yunying.db.segment_models import Segment
+    from yunying.store import derived
+
+    pid = member(console)
+    seed(console, pid)
+    alice = person_id("u1", pid)
+    html = get(console, f"/p/{pid}/people/{alice}").text
+    assert text_of(html, "active-days") == "4"
+    stage = re.search(r'data-testid="lifecycle-badge" data-stage="(\w+)"', html).group(1)
+    assert text_of(html, "lifecycle-badge").startswith("本周：")
+    assert stage in ("new", "returning", "resurrecting", "dormant")
+    assert text_of(html, "first-touch-type") == "渠道属性"
+    assert 'data-testid="no-segments"' in html and "layer-badge" not in html
+    chart = figures(html)[0]["data"][0]
+    assert dict(zip(chart["y"], chart["x"], strict=True)) == {"view": 2, "signup": 1, "pay": 1}
+    with console.db() as s:
+        segment = Segment(project_id=pid, name="高价值", kind="dynamic")
+        s.add(segment)
+        s.flush()
+        segment_id = segment.id
+    store = console.app.state.yunying.store
+    for name, cols in [
+        ("layer:activity", {"value_str": ["core"]}),
+        ("rfm:group", {"value_str": ["important_keep"]}),
+        ("score:churn_risk", {"value_num": [0.81]}),
+        ("score:p_alive", {"value_num": [0.25]}),
+        (f"segment:{segment_id}", {"value_num": [1.0]}),
+    ]:
+        derived.write_values(store, pid, name, pa.table({"person_id": [alice], **cols}))
+    html = get(console, f"/p/{pid}/people/{alice}").text
+    assert text_of(html, "layer-badge") == "精英用户"
+    assert text_of(html, "rfm-badge") == "重要保持"
+    assert 'data-level="high"' in html and "流失风险 81%" in html
+    assert text_of(html, "p-alive") == "25%"
+    link = re.search(rf'data-testid="segment-{segment_id}"><a href="([^"]+)">([^<]+)<', html)
+    assert link and link.groups() == (f"/p/{pid}/segments/{segment_id}", "高价值")
+
+
+def test_unknown_layer_values_are_shown_as_they_are(console: Console) -> None:
+    import pyarrow as pa
+
+    from yunying.store import derived
+
+    pid = member(console)
+    seed(console, pid)
+    bob = person_id("u2", pid)
+    table = pa.table({"person_id": [bob], "value_str": ["vip_plus"]})
+    derived.write_values(console.app.state.yunying.store, pid, "layer:activity", table)
+    html = get(console, f"/p/{pid}/people/{bob}").text
+    assert text_of(html, "layer-badge") == "vip_plus"

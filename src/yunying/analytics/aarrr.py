@@ -25,10 +25,15 @@ from yunying.analytics.context import ProjectContext
 from yunying.analytics.filters import property_expr
 from yunying.analytics.retention import DnCell, dn_cells, with_dn_retention
 from yunying.analytics.source import events_sql
+from yunying.people.attribution import (
+    DEFAULT_RULES,
+    AttributionRules,
+    channel_sql,
+    rules_for,
+)
 from yunying.store.base import EventStore, rows
 from yunying.store.dialect import Dialect
 
-DIRECT = "direct"
 RETENTION_DAYS = (1, 7, 30)
 
 
@@ -97,12 +102,10 @@ class AarrrResult(BaseModel):
     )
 
 
-def channel_expr(dialect: Dialect) -> str:
-    """First-touch channel of an event row ``e``: channel, utm_source, referrer host, direct."""
-    return (
-        f"coalesce(nullif(e.channel, ''), nullif(e.utm_source, ''), "
-        f"{dialect.url_host('e.referrer')}, {dialect.str_lit(DIRECT)})"
-    )
+def channel_expr(dialect: Dialect, rules: AttributionRules = DEFAULT_RULES) -> str:
+    """Channel of an event row ``e`` (channel, utm_source, referrer host, direct): the one
+    definition in ``people.attribution``, so acquisition here and the channel report agree."""
+    return channel_sql(dialect, rules)
 
 
 # Local days after the range that matter: D30 returns (activation may ask for more).
@@ -157,7 +160,10 @@ def build_aarrr_sql(
     )
     rev = property_expr(d, ctx.revenue_property, alias="e", numeric=True)
     src = events_sql(
-        d, ctx, end=scan_end, columns=[f"{day} AS day", f"{channel_expr(d)} AS ch", f"{rev} AS rv"]
+        d,
+        ctx,
+        end=scan_end,
+        columns=[f"{day} AS day", f"{channel_expr(d, rules_for(ctx))} AS ch", f"{rev} AS rv"],
     )
     lit = d.str_lit
     act = f"CASE WHEN event = {lit(activation_event)} THEN ts END" if activation_event else "NULL"

@@ -92,7 +92,11 @@ def demo_command(
             progress=report,
             timezone=timezone,
         )
+    from yunying.demo.costs import load_demo_costs
+
+    cost_rows = load_demo_costs(settings, project, summary)  # the channel page's CAC and ROI
     _print_summary(summary, project, activation)
+    console.print(f"[dim]Channel costs: {cost_rows:,} daily rows (yunying channels costs).[/]")
 
 
 def _progress() -> Progress:

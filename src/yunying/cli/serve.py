@@ -67,6 +67,11 @@ def run_server(settings: Settings) -> None:
     from yunying.api.app import create_app
 
     check_port_free(settings.host, settings.port)
+    if settings.embedded_worker is None:
+        separate = bool(
+            settings.redis_url and settings.event_store == "clickhouse" and settings.clickhouse_url
+        )
+        settings = settings.model_copy(update={"embedded_worker": not separate})
     with event_store(settings):
         pass  # fail here, clearly, if another process holds the event store
     uvicorn.run(
@@ -114,7 +119,10 @@ def load_demo_if_empty(
         kwargs = {k: v for k, v in wanted.items() if v is not None}
         err_console.print("Generating demo data (first run only)…")
         try:
-            load_demo(settings, store, project_id=project_id, timezone=timezone, **kwargs)
+            summary = load_demo(settings, store, project_id=project_id, timezone=timezone, **kwargs)
+            from yunying.demo.costs import load_demo_costs
+
+            load_demo_costs(settings, project_id, summary)  # the channel page's CAC and ROI
         except Exception as exc:  # the demo is optional: say so instead of a traceback
             raise CliError(
                 f"demo data could not be loaded ({type(exc).__name__}: {exc})",

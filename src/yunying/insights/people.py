@@ -16,12 +16,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from yunying.analytics.aarrr import channel_expr
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.filters import PropertyFilter, filters_sql
 from yunying.analytics.source import person_map_sql, persons_sql
 from yunying.insights.errors import NotFound
 from yunying.insights.sqlutil import contains, in_list, json_obj, utc
+from yunying.people.attribution import channel_sql, rules_for
 from yunying.store.base import EventStore, rows
 
 NAME_KEYS = ("name", "$name", "nickname", "email", "$email", "phone")
@@ -70,6 +70,7 @@ class PersonProfile(BaseModel):
     last_seen: datetime | None
     events: int
     first_touch_channel: str | None = Field(description="As AARRR: of the first ever event.")
+    active_days: int = Field(default=0, description="Local days with any event, all history.")
     calendar_from: date
     calendar_to: date
     calendar: list[ActivityDay] = Field(description="Events per local day, every day listed.")
@@ -231,16 +232,9 @@ def _person_events_where(
     return f"{base} AND e.person_id = {d.str_lit(person_id)}"
 
 
-def person_profile(
-    store: EventStore,
-    ctx: ProjectContext,
-    person_id: str,
-    *,
-    days: int = 182,
-    recent: int = 50,
-    today: date | None = None,
-) -> PersonProfile:
-    """Everything the person page shows; NotFound when the id is unknown in the project."""
+def person_scope(store: EventStore, ctx: ProjectContext, person_id: str) -> tuple[list[str], str]:
+    """The person's distinct ids and a SQL condition over ``events e`` selecting their
+    events (by distinct id, so the mapping join is not needed per event)."""
     d = store.dialect
     ids = sorted(
         str(r["distinct_id"])
@@ -251,16 +245,42 @@ def person_profile(
             )
         )
     )
+    return ids, _person_events_where(store, ctx, person_id, ids)
+
+
+def resolve_distinct_id(store: EventStore, ctx: ProjectContext, distinct_id: str) -> str:
+    """The person a distinct id belongs to now; NotFound when the id is unknown."""
+    found = store.distinct_id_map(ctx.project_id, [distinct_id]).get(distinct_id)
+    if found is None:
+        raise NotFound(f"distinct id {distinct_id}")
+    return found
+
+
+def person_profile(
+    store: EventStore,
+    ctx: ProjectContext,
+    person_id: str,
+    *,
+    days: int = 182,
+    recent: int = 50,
+    today: date | None = None,
+    scope: tuple[list[str], str] | None = None,
+) -> PersonProfile:
+    """Everything the person page shows; NotFound when the id is unknown in the project.
+
+    ``scope`` is ``person_scope``'s answer when the caller already has it.
+    """
+    d = store.dialect
+    ids, where = scope or person_scope(store, ctx, person_id)
     person = rows(
         store.query(f"SELECT * FROM ({persons_sql(d, ctx)}) p WHERE id = {d.str_lit(person_id)}")
     )
-    where = _person_events_where(store, ctx, person_id, ids)
     local_day = d.local_date("e.timestamp", ctx.timezone)
-    e_ch = channel_expr(d)  # over the raw events row ``e``, as AARRR reads it
+    e_ch = channel_sql(d, rules_for(ctx))  # over the raw events row ``e``, as AARRR reads it
     per_day = rows(
         store.query(
             f"SELECT {local_day} AS day, count(*) AS n, min(e.timestamp) AS f, "
-            f"max(e.timestamp) AS l, {d.arg_min(e_ch, 'e.timestamp')} AS ch "
+            f"max(e.timestamp) AS l, {d.arg_min(e_ch, '(e.timestamp, e.uuid)')} AS ch "
             f"FROM events e WHERE {where} GROUP BY {local_day}"
         )
     )
@@ -294,6 +314,7 @@ def person_profile(
         last_seen=utc(max(r["l"] for r in per_day)) if per_day else None,
         events=sum(counts.values()),
         first_touch_channel=str(first["ch"]) if first else None,
+        active_days=len(counts),
         calendar_from=start,
         calendar_to=end,
         calendar=[

@@ -1,5 +1,5 @@
 """People (用户画像): the person list (search, property filters), the persons of a funnel
-step, and one person's profile."""
+step or a channel, and one person's profile (``people.profile``)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from fastapi.responses import Response
 from starlette.datastructures import QueryParams
 
 from yunying.analytics.funnels import FunnelQuery, funnel_persons
-from yunying.insights.people import PersonPage, list_persons, person_profile
+from yunying.insights.people import PersonPage, list_persons
+from yunying.people.profile import full_profile
 from yunying.web.charts import activity_calendar
-from yunying.web.deps import ProjectAccessDep, StateDep
+from yunying.web.deps import ProjectAccessDep, SessionDep, StateDep
 from yunying.web.form_state import FormState
 from yunying.web.forms import OPERATORS, FormError, parse_filters, parse_insight
-from yunying.web.page_helpers import error_text, found, translator
+from yunying.web.page_helpers import PLOTLY_JS, error_text, found, translator
+from yunying.web.profile_view import catalog_keys, event_counts_figure, risk_level
 from yunying.web.templating import render
 
 router = APIRouter()
@@ -34,6 +36,7 @@ def _page_number(params: Any) -> int:
 def _listing(
     request: Request, *, page: PersonPage | None, form: FormState, error: FormError | None,
     number: int, title: str, funnel: dict[str, Any] | None = None, has_next: bool = False,
+    channel: dict[str, Any] | None = None, message: str | None = None,
 ) -> Response:  # fmt: skip
     t = translator(request)
     base = request.url.path
@@ -46,10 +49,11 @@ def _listing(
         page=page,
         form=form,
         error=error,
-        error_message=error_text(t, error) if error else "",
+        error_message=message or (error_text(t, error) if error else ""),
         operators=OPERATORS,
         title=title,
         funnel=funnel,
+        channel=channel,
         shown=SHOWN_PROPERTIES,
         prev_url=f"{base}?{keep}{sep}page={number - 1}" if number > 1 else None,
         next_url=f"{base}?{keep}{sep}page={number + 1}" if has_next else None,
@@ -120,9 +124,12 @@ def funnel_step_people(request: Request, access: ProjectAccessDep, state: StateD
 
 
 @router.get("/p/{project_id}/people/{person_id}")
-def person(request: Request, person_id: str, access: ProjectAccessDep, state: StateDep) -> Response:
+def person(
+    request: Request, person_id: str, access: ProjectAccessDep, state: StateDep, session: SessionDep
+) -> Response:
     with found():
-        profile = person_profile(state.store, access.ctx, person_id)
+        profile = full_profile(state.store, access.ctx, person_id, session=session)
+    t = translator(request)
     weeks = activity_calendar([(d.day, d.events) for d in profile.calendar], access.ctx.week_start)
     return render(
         request,
@@ -130,4 +137,8 @@ def person(request: Request, person_id: str, access: ProjectAccessDep, state: St
         profile=profile,
         weeks=weeks,
         active_days=sum(1 for d in profile.calendar if d.events),
+        events_figure=event_counts_figure(profile, t) if profile.event_counts else None,
+        risk_level=risk_level(profile.churn_risk),
+        layer_keys=catalog_keys(),
+        plotly_js=PLOTLY_JS,
     )
