@@ -70,7 +70,7 @@ def import_command(
     default_event: Annotated[
         str | None, typer.Option("--default-event", help="Event name for rows without one.")
     ] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 100_000,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 250_000,
     output: Annotated[
         OutputFormat, typer.Option("--output", "-o", help="Summary as table, json or csv.")
     ] = OutputFormat.table,

@@ -1,10 +1,10 @@
 """Reading import files into columns: JSONL, CSV and Parquet, and the column mapping.
 
 Why columnar: a Parquet export of millions of events must go in at hundreds of thousands
-of rows a second, so columns are cast and parsed with pyarrow a whole record batch at a
-time (timestamps, types) and Python touches each row only to assemble its properties.
-Every reader is a generator of ``Chunk``s, so a file of any size needs the memory of one
-batch.
+of rows a second, so Parquet and CSV readers hand over Arrow record batches untouched
+(``ArrowChunk``) and ``events.columnar`` works on whole columns. JSON lines are parsed
+row by row anyway, so their reader builds Python lists (``Chunk``). Every reader is a
+generator of chunks, so a file of any size needs the memory of one batch.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 TIMESTAMP_FORMATS = ("auto", "iso", "epoch_s", "epoch_ms")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TS_UTC = pa.timestamp("us", tz="UTC")
 _MS_THRESHOLD = 100_000_000_000  # epoch numbers at or above this are milliseconds
 
 
@@ -70,7 +71,7 @@ class ColumnMapping(BaseModel):
 
 @dataclass
 class Chunk:
-    """One slice of the source as parallel columns; ``ts`` is None where unparseable."""
+    """JSON lines or records as parallel lists; ``ts`` is None where unparseable."""
 
     first_row: int
     events: list[Any]
@@ -82,7 +83,9 @@ class Chunk:
     prop_errors: dict[int, str] = field(default_factory=dict)  # index → reason
     row_errors: dict[int, tuple[str, str]] = field(default_factory=dict)  # index → (field, why)
     rows: list[int] | None = None  # row numbers when not consecutive (blank JSONL lines)
-    malformed: list[str] = field(default_factory=list)  # CSV lines skipped by the parser
+
+    def __len__(self) -> int:
+        return len(self.ts)
 
 
 # ---- timestamps -------------------------------------------------------------------------
@@ -130,8 +133,11 @@ def _from_epoch(value: float, fmt: str) -> datetime | None:
     return EPOCH + timedelta(microseconds=round(value * 1_000_000))
 
 
-def _arrow_timestamps(col: pa.Array, fmt: str) -> list[datetime | None]:
-    """A column as aware UTC datetimes (None where missing or unparseable), vectorised."""
+def arrow_timestamps(col: pa.Array, fmt: str) -> pa.Array:
+    """A column as ``timestamp[us, UTC]``, null where missing or unparseable, vectorised.
+
+    Values Arrow cannot parse as one column (mixed shapes) are parsed one by one.
+    """
     t = col.type
     micros: pa.Array | None = None
     try:
@@ -148,9 +154,8 @@ def _arrow_timestamps(col: pa.Array, fmt: str) -> list[datetime | None]:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         micros = None
     if micros is None:
-        return [parse_timestamp(v, fmt) for v in col.to_pylist()]
-    ints = micros.cast(pa.int64()).to_pylist()
-    return [None if v is None else EPOCH + timedelta(microseconds=v) for v in ints]
+        return pa.array([parse_timestamp(v, fmt) for v in col.to_pylist()], _TS_UTC)
+    return micros
 
 
 def _epoch_micros(values: pa.Array, fmt: str) -> pa.Array:
@@ -191,7 +196,7 @@ def _string_micros(col: pa.Array, fmt: str) -> pa.Array | None:
 # ---- properties -------------------------------------------------------------------------
 
 
-def _props_from_value(value: Any) -> dict[str, Any] | str:
+def props_from_value(value: Any) -> dict[str, Any] | str:
     """A properties cell as a dict, or the reason it is not one."""
     if value is None:
         return {}
@@ -244,28 +249,48 @@ def _check_columns(names: list[str], mapping: ColumnMapping) -> None:
             raise ImportFileError(f"{part}: column {col!r} not found (columns: {', '.join(names)})")
 
 
-def _arrow_chunk(
-    batch: pa.RecordBatch, mapping: ColumnMapping, first_row: int, *, infer: bool
-) -> Chunk:
+@dataclass
+class ArrowChunk:
+    """One record batch of a Parquet or CSV file, columns untouched (see ``events.columnar``).
+
+    ``infer``: text columns that become properties are typed first (CSV).
+    """
+
+    first_row: int
+    batch: pa.RecordBatch
+    infer: bool = False
+    malformed: list[str] = field(default_factory=list)  # CSV lines skipped by the parser
+
+    def __len__(self) -> int:
+        return self.batch.num_rows
+
+
+def text_column(batch: pa.RecordBatch, name: str | None) -> pa.Array | None:
+    """A column as Arrow strings (numbers cast by Arrow), or None if it is not there."""
+    if name is None or name not in batch.schema.names:
+        return None
+    col = batch.column(name)
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        col = col.cast(pa.string())
+    return col
+
+
+def extra_columns(batch: pa.RecordBatch, mapping: ColumnMapping) -> list[str]:
+    """Source columns that become properties under their own (or their renamed) name."""
+    skip = {mapping.event, mapping.distinct_id, mapping.timestamp, mapping.uuid, mapping.properties}
+    return [name for name in batch.schema.names if name not in skip]
+
+
+def arrow_props(
+    batch: pa.RecordBatch, mapping: ColumnMapping, *, infer: bool
+) -> tuple[list[dict[str, Any]], dict[int, str]]:
+    """Each row's properties as a dict, and the rows whose properties cell is not an object.
+
+    The general case: a JSON, struct or map properties column, plus the extra columns.
+    """
     names = batch.schema.names
     n = batch.num_rows
-
-    def text(name: str | None) -> list[Any] | None:
-        if name is None or name not in names:
-            return None
-        col = batch.column(name)
-        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-            col = col.cast(pa.string())
-        return col.to_pylist()
-
-    events = text(mapping.event) or [None] * n
-    dids = text(mapping.distinct_id) or [None] * n
-    ts_col = batch.column(mapping.timestamp)
-    ts = _arrow_timestamps(ts_col, mapping.timestamp_format)
-    ts_raw = ts_col.to_pylist() if None in ts else ts  # raw values only for the error text
-    uuids = text(mapping.uuid)
-
-    chunk = Chunk(first_row, events, dids, ts, ts_raw, uuids, [])
+    errors: dict[int, str] = {}
     if mapping.properties and mapping.properties in names:
         pcol = batch.column(mapping.properties)
         raw = pcol.to_pylist()
@@ -273,17 +298,14 @@ def _arrow_chunk(
             raw = _struct_props(raw)
         props: list[dict[str, Any]] = []
         for i, v in enumerate(raw):
-            p = _props_from_value(v)
+            p = props_from_value(v)
             if isinstance(p, str):
-                chunk.prop_errors[i] = f"properties: {p}"
+                errors[i] = f"properties: {p}"
                 p = {}
             props.append(p)
     else:
         props = [{} for _ in range(n)]
-    skip = {mapping.event, mapping.distinct_id, mapping.timestamp, mapping.uuid, mapping.properties}
-    for name in names:
-        if name in skip:
-            continue
+    for name in extra_columns(batch, mapping):
         col = batch.column(name)
         if infer:
             col = _infer_type(col)
@@ -291,8 +313,7 @@ def _arrow_chunk(
         for p, v in zip(props, col.to_pylist(), strict=True):
             if v is not None:
                 p[key] = v
-    chunk.props = props
-    return chunk
+    return props, errors
 
 
 def _infer_type(col: pa.Array) -> pa.Array:
@@ -313,9 +334,10 @@ def _infer_type(col: pa.Array) -> pa.Array:
 
 
 ChunkIter = Iterator[tuple[Chunk, int, int | None]]
+ArrowChunkIter = Iterator[tuple[ArrowChunk, int, int | None]]
 
 
-def parquet_chunks(path: Path, mapping: ColumnMapping, batch_size: int) -> ChunkIter:
+def parquet_chunks(path: Path, mapping: ColumnMapping, batch_size: int) -> ArrowChunkIter:
     import pyarrow.parquet as pq
 
     try:
@@ -326,7 +348,7 @@ def parquet_chunks(path: Path, mapping: ColumnMapping, batch_size: int) -> Chunk
     total = pf.metadata.num_rows
     row = 1
     for batch in pf.iter_batches(batch_size=batch_size):
-        yield _arrow_chunk(batch, mapping, row, infer=False), row - 1 + batch.num_rows, total
+        yield ArrowChunk(row, batch), row - 1 + batch.num_rows, total
         row += batch.num_rows
 
 
@@ -361,7 +383,7 @@ def _open_text_source(path: Path) -> Iterator[tuple[IO[bytes], _CountingReader]]
             yield buffered, counter
 
 
-def csv_chunks(path: Path, mapping: ColumnMapping) -> ChunkIter:
+def csv_chunks(path: Path, mapping: ColumnMapping) -> ArrowChunkIter:
     import pyarrow.csv as pacsv
 
     total = path.stat().st_size
@@ -395,8 +417,8 @@ def csv_chunks(path: Path, mapping: ColumnMapping) -> ChunkIter:
             )
             row = 1
             for batch in reader:
-                chunk = _arrow_chunk(batch, mapping, row, infer=True)
-                chunk.malformed, malformed[:] = list(malformed), []
+                chunk = ArrowChunk(row, batch, infer=True, malformed=list(malformed))
+                malformed[:] = []
                 yield chunk, counter.count, total
                 row += batch.num_rows
         except pa.ArrowInvalid as exc:
@@ -463,7 +485,7 @@ def records_chunk(records: list[Any], mapping: ColumnMapping, first_row: int) ->
         if chunk.uuids is not None:
             u = rec.get(m.uuid)  # type: ignore[arg-type]
             chunk.uuids.append(None if u is None else str(u))
-        props = _props_from_value(rec.get(m.properties)) if m.properties else {}
+        props = props_from_value(rec.get(m.properties)) if m.properties else {}
         if isinstance(props, str):
             chunk.prop_errors[i] = f"properties: {props}"
             props = {}

@@ -1,7 +1,9 @@
-"""Import events from files (JSONL, CSV, Parquet) through the one write path.
+"""Import events from files (JSONL, CSV, Parquet): the entry points and the summary.
 
-Reading and column mapping live in ``import_sources``; this module turns the columns into
-``Event``s, writes them in batches through ``write_events`` and keeps the summary.
+Reading and column mapping live in ``import_sources``; ``columnar`` turns each chunk into
+the store's columns (rejects counted here), and ``bulk_write`` resolves identities and
+writes them in batches. That is the per-event write path (``pipeline.write_events``)
+applied to whole columns: the same rows, persons and id map, without an ``Event`` per row.
 
 Re-importing a file adds nothing: a row's ``uuid`` column is its id, and a row without
 one gets ``content_uuid`` of its content (event, distinct id, timestamp, properties), so
@@ -10,17 +12,18 @@ the store's dedupe on ``(project_id, uuid)`` skips it the second time.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import orjson
-
+from yunying.events.bulk_write import BulkWriter
+from yunying.events.columnar import ColumnBuilder, Reject, content_id
+from yunying.events.columnar import reference_content_id as _reference_content_id
 from yunying.events.import_sources import (
     EPOCH,
+    ArrowChunk,
     Chunk,
     ColumnMapping,
     ImportFileError,
@@ -30,8 +33,6 @@ from yunying.events.import_sources import (
     parse_timestamp,
     records_chunk,
 )
-from yunying.events.model import YUNYING_NS, Event, content_uuid, normalize_uuid, utcnow
-from yunying.events.pipeline import write_events
 from yunying.store.base import EventStore
 
 __all__ = [
@@ -49,6 +50,14 @@ __all__ = [
 
 Format = Literal["jsonl", "csv", "parquet"]
 MAX_REJECTS_KEPT = 100
+# Rows per write batch (one transaction; identities resolve in time order within it).
+# DuckDB writes a transaction's full row groups (122,880 rows) straight to the database
+# file and the rest through its log, so a batch of 100,000 rows went entirely through the
+# log: its insert took ~30% more CPU than at 250,000. Larger batches save a little more
+# CPU but overlap less with reading the next chunks. Columns hold a batch in ~60 MB.
+DEFAULT_BATCH_SIZE = 250_000
+# Rows per chunk read and converted.
+READ_SIZE = 100_000
 _SUFFIXES: dict[str, Format] = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
@@ -114,7 +123,7 @@ def import_file(
     path: Path | str,
     fmt: Format | None = None,
     mapping: ColumnMapping | None = None,
-    batch_size: int = 100_000,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
 ) -> ImportSummary:
     """Import one file; rows that cannot be events are counted in ``rejected``, not raised."""
@@ -124,18 +133,24 @@ def import_file(
     fmt = fmt or detect_format(path)
     mapping = mapping or ColumnMapping()
     sink = _Sink(store, project_id, mapping, batch_size)
+    read_size = min(batch_size, READ_SIZE)
+    chunks: Iterable[tuple[Chunk | ArrowChunk, int, int | None]]
     if fmt == "parquet":
-        chunks = parquet_chunks(path, mapping, batch_size)
+        chunks = parquet_chunks(path, mapping, read_size)
     elif fmt == "csv":
         chunks = csv_chunks(path, mapping)
     elif fmt == "jsonl":
-        chunks = jsonl_chunks(path, mapping, batch_size)
+        chunks = jsonl_chunks(path, mapping, read_size)
     else:
         raise ImportFileError(f"unknown format {fmt!r}: use jsonl, csv or parquet")
-    for chunk, done, total in chunks:
-        sink.add(chunk)
-        if progress is not None:
-            progress(ImportProgress(sink.summary.rows_read, done, total))
+    try:
+        for chunk, done, total in chunks:
+            sink.add(chunk)
+            if progress is not None:
+                progress(ImportProgress(sink.summary.rows_read, done, total))
+    except BaseException:
+        sink.close()
+        raise
     return sink.finish()
 
 
@@ -145,7 +160,7 @@ def import_records(
     project_id: int,
     records: Iterable[Mapping[str, Any]],
     mapping: ColumnMapping | None = None,
-    batch_size: int = 100_000,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
 ) -> ImportSummary:
     """Import already-parsed records (dicts), with the same rules as a JSONL file."""
@@ -153,16 +168,21 @@ def import_records(
     sink = _Sink(store, project_id, mapping, batch_size)
     buf: list[Mapping[str, Any]] = []
     row = 0
-    for rec in records:
-        buf.append(rec)
-        if len(buf) >= batch_size:
+    read_size = min(batch_size, READ_SIZE)
+    try:
+        for rec in records:
+            buf.append(rec)
+            if len(buf) >= read_size:
+                sink.add(records_chunk(buf, mapping, row + 1))
+                row += len(buf)
+                buf = []
+                if progress is not None:
+                    progress(ImportProgress(row, row, None))
+        if buf:
             sink.add(records_chunk(buf, mapping, row + 1))
-            row += len(buf)
-            buf = []
-            if progress is not None:
-                progress(ImportProgress(row, row, None))
-    if buf:
-        sink.add(records_chunk(buf, mapping, row + 1))
+    except BaseException:
+        sink.close()
+        raise
     return sink.finish()
 
 
@@ -173,104 +193,65 @@ def count_events(store: EventStore, project_id: int | None = None) -> int:
 
 
 class _Sink:
-    """Turns chunks into events and writes them through ``write_events`` in batches."""
+    """Chunks in, summary out: converts each chunk and hands its rows to the writer."""
 
     def __init__(
-        self, store: EventStore, project_id: int, mapping: ColumnMapping, batch_size: int
+        self,
+        store: EventStore,
+        project_id: int,
+        mapping: ColumnMapping,
+        batch_size: int,
+        *,
+        threaded: bool = True,
     ) -> None:
-        self.store = store
-        self.project_id = project_id
-        self.mapping = mapping
-        self.batch_size = max(1, batch_size)
         self.summary = ImportSummary()
-        self._buf: list[Event] = []
+        self._builder = ColumnBuilder(mapping)
+        self._writer = BulkWriter(store, project_id, batch_size, self._written, threaded=threaded)
 
-    def add(self, chunk: Chunk) -> None:
-        self.summary.rows_read += len(chunk.ts) + len(chunk.malformed)
-        for reason in chunk.malformed:
-            self.summary.reject(0, "csv", reason)
-        self._buf.extend(self._events(chunk))
-        while len(self._buf) >= self.batch_size:
-            batch, self._buf = self._buf[: self.batch_size], self._buf[self.batch_size :]
-            self._write(batch)
+    def add(self, chunk: Chunk | ArrowChunk) -> None:
+        if isinstance(chunk, ArrowChunk):
+            self.summary.rows_read += len(chunk) + len(chunk.malformed)
+            for reason in chunk.malformed:
+                self.summary.reject(0, "csv", reason)
+            cols, rejects = self._builder.arrow(chunk)
+        else:
+            self.summary.rows_read += len(chunk)
+            cols, rejects = self._builder.records(chunk)
+        self._rejects(rejects)
+        self._writer.add(cols)
 
     def finish(self) -> ImportSummary:
-        if self._buf:
-            self._write(self._buf)
-            self._buf = []
+        try:
+            self._writer.finish()
+        finally:
+            self.close()
         return self.summary
 
-    def _write(self, batch: list[Event]) -> None:
-        result = write_events(self.store, batch)
-        self.summary.imported += result.inserted
-        self.summary.duplicates += result.duplicates
+    def close(self) -> None:
+        """Stop the writer (batches already handed over are still written)."""
+        self._writer.close()
+        self._builder.close()
 
-    def _events(self, c: Chunk) -> list[Event]:
-        out: list[Event] = []
-        received = utcnow()
-        pid = self.project_id
-        default_event = self.mapping.default_event
-        summary = self.summary
-        uuids = c.uuids
-        rows = c.rows
-        for i, (name, did, ts, props) in enumerate(
-            zip(c.events, c.distinct_ids, c.ts, c.props, strict=True)
-        ):
-            row = rows[i] if rows is not None else c.first_row + i
-            if i in c.row_errors:
-                summary.reject(row, *c.row_errors[i])
-                continue
-            if name is None or name == "":
-                if default_event is None:
-                    summary.reject(row, "event", "missing event name")
-                    continue
-                name = default_event
-            elif not isinstance(name, str):
-                name = str(name)
-            if did is None or did == "":
-                summary.reject(row, "distinct_id", "missing distinct_id")
-                continue
-            if not isinstance(did, str):
-                did = str(did)
-            if ts is None:
-                raw = c.ts_raw[i]
-                why = "missing timestamp" if raw is None else f"unparseable timestamp {raw!r}"
-                summary.reject(row, "timestamp", why[:200])
-                continue
-            if i in c.prop_errors:
-                summary.reject(row, "properties", c.prop_errors[i])
-                continue
-            uid = normalize_uuid(uuids[i]) if uuids is not None else None
-            if uid is None:
-                uid = _content_uuid(name, did, ts, props)
-            out.append(Event(uid, pid, name, did, ts, received, props))
-        return out
+    def _rejects(self, rejects: list[Reject]) -> None:
+        for row, field_, reason in rejects:
+            self.summary.reject(row, field_, reason)
 
-
-_NS_BYTES = YUNYING_NS.bytes
-_ONE_US = timedelta(microseconds=1)
-_UUID_BITS = (1 << 128) - 1 & ~((0xF << 76) | (0x3 << 62))  # clear version and variant
-_UUID5 = (0x5 << 76) | (0x2 << 62)  # version 5, RFC 4122 variant
+    def _written(self, received: int, inserted: int) -> None:
+        self.summary.imported += inserted
+        self.summary.duplicates += received - inserted
 
 
 def _content_uuid(event: str, distinct_id: str, ts: datetime, props: dict[str, Any]) -> str:
-    """``content_uuid(event, distinct_id, epoch micros, props_json)`` computed inline.
-
-    The same value as ``events.model.content_uuid`` (a test checks), without building
-    ``uuid.UUID`` objects: this runs once per imported row and is most of the importer's
-    own time.
-    """
-    body = orjson.dumps(props, option=orjson.OPT_SORT_KEYS, default=str).decode()
-    text = "\x1f".join((event, distinct_id, str((ts - EPOCH) // _ONE_US), body))
-    digest = hashlib.sha256(text.encode()).hexdigest().encode()
-    n = int.from_bytes(hashlib.sha1(_NS_BYTES + digest).digest()[:16], "big")
-    x = "%032x" % (n & _UUID_BITS | _UUID5)
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+    """The id a row without one gets (``columnar.content_id`` at ``ts``'s micros)."""
+    return content_id(event, distinct_id, _micros(ts), props)
 
 
 def reference_content_uuid(
     event: str, distinct_id: str, ts: datetime, props: dict[str, Any]
 ) -> str:
     """The id a row without one gets, spelled with ``content_uuid`` (used by tests)."""
-    body = orjson.dumps(props, option=orjson.OPT_SORT_KEYS, default=str).decode()
-    return content_uuid(event, distinct_id, str((ts - EPOCH) // _ONE_US), body)
+    return _reference_content_id(event, distinct_id, _micros(ts), props)
+
+
+def _micros(ts: datetime) -> int:
+    return (ts - EPOCH) // timedelta(microseconds=1)

@@ -45,6 +45,19 @@ class WriteBatch:
     distinct_ids: list[DistinctIdRow] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class ArrowWriteBatch:
+    """A ``WriteBatch`` whose events are already an Arrow table (``EVENT_ARROW_SCHEMA``).
+
+    Why: a bulk import builds its columns with Arrow and would otherwise create one
+    ``Event`` per row only for the store to turn them back into columns.
+    """
+
+    events: pa.Table
+    persons: list[PersonRow] = field(default_factory=list)
+    distinct_ids: list[DistinctIdRow] = field(default_factory=list)
+
+
 class EventStore(Protocol):
     dialect: Dialect
 
@@ -72,6 +85,21 @@ class EventStore(Protocol):
     def query(self, sql: str) -> pa.Table: ...
 
     def close(self) -> None: ...
+
+
+class ArrowWrites(Protocol):
+    """Optional capability: write an ``ArrowWriteBatch`` with ``write``'s guarantees."""
+
+    def write_arrow(self, batch: ArrowWriteBatch) -> int:
+        """Atomically and durably; rows whose (project_id, uuid) is stored are skipped.
+
+        ``batch.events`` holds no uuid twice. Returns how many events were new.
+        """
+        ...
+
+
+def writes_arrow(store: EventStore) -> bool:
+    return callable(getattr(store, "write_arrow", None))
 
 
 def rows(table: pa.Table) -> list[dict[str, Any]]:

@@ -13,8 +13,9 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from yunying.store.base import PersonRow, WriteBatch
+from yunying.store.base import ArrowWriteBatch, DistinctIdRow, PersonRow, WriteBatch
 from yunying.store.dialect import ClickHouseDialect
 from yunying.store.schema import events_to_arrow, pdi_to_arrow, persons_to_arrow
 
@@ -139,25 +140,42 @@ class ClickHouseStore:
         return ", ".join(lit(v) for v in values)
 
     def write(self, batch: WriteBatch) -> int:
+        by_key = {}
+        for e in batch.events:
+            by_key.setdefault((e.project_id, e.uuid), e)
+        events = events_to_arrow(list(by_key.values())) if by_key else None
+        return self._write(events, batch.persons, batch.distinct_ids)
+
+    def write_arrow(self, batch: ArrowWriteBatch) -> int:
+        """``write`` for events already in columns (the bulk import's path)."""
+        events = batch.events if batch.events.num_rows else None
+        return self._write(events, batch.persons, batch.distinct_ids)
+
+    def _write(
+        self,
+        events: pa.Table | None,
+        persons: list[PersonRow],
+        distinct_ids: list[DistinctIdRow],
+    ) -> int:
+        """Insert the events not stored yet (no uuid twice in ``events``), then identities."""
         inserted = 0
         with self._lock:
-            if batch.events:
-                by_key = {}
-                for e in batch.events:
-                    by_key.setdefault((e.project_id, e.uuid), e)
-                fresh = list(by_key.values())
-                for pid in {e.project_id for e in fresh}:
-                    seen = self.existing_uuids(pid, [e.uuid for e in fresh if e.project_id == pid])
-                    fresh = [e for e in fresh if e.project_id != pid or e.uuid not in seen]
-                if fresh:
-                    self._b.insert_arrow(f"{self.db}.events", events_to_arrow(fresh))
-                inserted = len(fresh)
-            if batch.persons:
-                self._b.insert_arrow(f"{self.db}.persons", persons_to_arrow(batch.persons))
-            if batch.distinct_ids:
-                self._b.insert_arrow(
-                    f"{self.db}.person_distinct_ids", pdi_to_arrow(batch.distinct_ids)
-                )
+            if events is not None:
+                fresh = events
+                for pid in pc.unique(events.column("project_id")).to_pylist():
+                    mine = pc.equal(fresh.column("project_id"), pid)
+                    ids = fresh.column("uuid").filter(mine).to_pylist()
+                    seen = self.existing_uuids(pid, ids)
+                    if seen:
+                        stored = pc.is_in(fresh.column("uuid"), pa.array(list(seen), pa.string()))
+                        fresh = fresh.filter(pc.invert(pc.and_(mine, stored)))
+                if fresh.num_rows:
+                    self._b.insert_arrow(f"{self.db}.events", fresh)
+                inserted = fresh.num_rows
+            if persons:
+                self._b.insert_arrow(f"{self.db}.persons", persons_to_arrow(persons))
+            if distinct_ids:
+                self._b.insert_arrow(f"{self.db}.person_distinct_ids", pdi_to_arrow(distinct_ids))
         return inserted
 
     def existing_uuids(self, project_id: int, uuids: Iterable[str]) -> set[str]:

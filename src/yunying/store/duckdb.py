@@ -2,6 +2,12 @@
 
 One process owns the file for writing (DuckDB's rule); writes go through ``write`` in one
 transaction each, so an acknowledged batch is in DuckDB's WAL before the caller returns.
+
+``events.uuid`` is DuckDB's 16-byte ``UUID`` type, not text: the primary key that dedupes
+events is an index over it, and maintaining that index was most of the cost of an insert
+(a bulk import of 1M events spent ~2 s in it with 36-character text keys, under 1 s
+with UUID keys; an HTTP commit of 1,000 events into 10M stored ones took 24 ms instead
+of 7 ms). Arrow results still carry it as text, so queries see no difference.
 """
 
 from __future__ import annotations
@@ -9,21 +15,27 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import orjson
 import pyarrow as pa
 
-from yunying.store.base import PersonRow, WriteBatch
+from yunying.store.base import ArrowWriteBatch, PersonRow, WriteBatch
 from yunying.store.dialect import DuckDBDialect
 from yunying.store.identity_mirror import IdentityMirror
 from yunying.store.optimistic import OptimisticBatch, StoredDuplicate
-from yunying.store.schema import events_to_arrow, pdi_to_arrow, persons_to_arrow, stored_person
+from yunying.store.schema import (
+    PERSON_ARROW_SCHEMA,
+    events_to_arrow,
+    pdi_to_arrow,
+    stored_person,
+)
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS events (
-    uuid VARCHAR NOT NULL,
+    uuid UUID NOT NULL,
     project_id INTEGER NOT NULL,
     event VARCHAR NOT NULL,
     distinct_id VARCHAR NOT NULL,
@@ -93,6 +105,18 @@ class DuckDBStore:
         if not (batch.events or batch.persons or batch.distinct_ids):
             return 0
         events = events_to_arrow(batch.events) if batch.events else None
+        return self._write_atomic(batch, events, optimistic=isinstance(batch, OptimisticBatch))
+
+    def write_arrow(self, batch: ArrowWriteBatch) -> int:
+        """``write`` for events already in columns (the bulk import's path)."""
+        events = batch.events if batch.events.num_rows else None
+        if events is None and not (batch.persons or batch.distinct_ids):
+            return 0
+        return self._write_atomic(batch, events, optimistic=False)
+
+    def _write_atomic(
+        self, batch: WriteBatch | ArrowWriteBatch, events: pa.Table | None, *, optimistic: bool
+    ) -> int:
         with self._lock:
             # Optimistic: a plain INSERT is several times cheaper than INSERT OR IGNORE
             # on the primary-key index, and duplicates are rare (SDK retries). If one is
@@ -101,13 +125,21 @@ class DuckDBStore:
             try:
                 return self._write(batch, events, skip_duplicates=False)
             except duckdb.ConstraintException:
-                if isinstance(batch, OptimisticBatch):
+                if optimistic:
                     raise StoredDuplicate("a stored event is in the batch") from None
                 return self._write(batch, events, skip_duplicates=True)
 
-    def _write(self, batch: WriteBatch, events: pa.Table | None, *, skip_duplicates: bool) -> int:
+    def _write(
+        self,
+        batch: WriteBatch | ArrowWriteBatch,
+        events: pa.Table | None,
+        *,
+        skip_duplicates: bool,
+    ) -> int:
         """One transaction; returns the number of new events."""
         con = self._con
+        # Each person's stored form once: the table and the mirror must hold the same.
+        stored = [stored_person(p) for p in batch.persons]
         con.execute("BEGIN TRANSACTION").fetchall()
         try:
             inserted = 0
@@ -120,7 +152,7 @@ class DuckDBStore:
                 ).fetchall()[0][0]
                 con.unregister("_yy_events_in")
             if batch.persons:
-                con.register("_yy_persons_in", persons_to_arrow(batch.persons))
+                con.register("_yy_persons_in", _persons_arrow(batch.persons, stored))
                 con.execute(
                     "INSERT OR REPLACE INTO persons "
                     "SELECT DISTINCT ON (project_id, id) * FROM _yy_persons_in "
@@ -146,7 +178,7 @@ class DuckDBStore:
             raise
         if self._mirror is not None and (batch.distinct_ids or batch.persons):
             try:
-                persons = [(p, stored_person(p)) for p in batch.persons]
+                persons = list(zip(batch.persons, stored, strict=True))
                 self._mirror.apply(batch.distinct_ids, persons)
             except BaseException:
                 self._mirror.forget()  # half applied is worse than not at all
@@ -160,7 +192,8 @@ class DuckDBStore:
         cur = self._cursor()
         cur.register("_yy_ids", pa.table({"uuid": pa.array(ids, pa.string())}))
         out = cur.execute(
-            "SELECT e.uuid FROM events e JOIN _yy_ids i ON e.uuid = i.uuid WHERE e.project_id = ?",
+            "SELECT e.uuid::VARCHAR FROM events e JOIN _yy_ids i "
+            "ON e.uuid = TRY_CAST(i.uuid AS UUID) WHERE e.project_id = ?",
             [project_id],
         ).fetchall()
         return {r[0] for r in out}
@@ -238,3 +271,17 @@ class DuckDBStore:
         if self._mirror is not None:
             self._mirror.release()
         self._con.close()
+
+
+def _persons_arrow(persons: list[PersonRow], stored: list[tuple[str, datetime, int]]) -> pa.Table:
+    """``persons_to_arrow`` from rows already in their stored form (``stored_person``)."""
+    return pa.table(
+        {
+            "project_id": [p.project_id for p in persons],
+            "id": [p.id for p in persons],
+            "properties": [s[0] for s in stored],
+            "created_at": [s[1] for s in stored],
+            "version": [s[2] for s in stored],
+        },
+        schema=PERSON_ARROW_SCHEMA,
+    )
