@@ -7,6 +7,7 @@ with its 60 s cache cleared before every run. Targets: every page ≤ 0.5 s, ove
 
     python bench/bench_pages.py                 # 50,000 persons (first run loads ~4M events)
     python bench/bench_pages.py --persons 5000  # quicker
+    python bench/bench_pages.py --only funnels --only paths --no-report
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bench.common import DATA, log, ratio, table, timed, update_report
 
 from yunying.analytics.common import DateRange, EventSelector
 from yunying.analytics.funnels import FunnelQuery, run_funnel
+from yunying.analytics.paths import PathsQuery, run_paths
 from yunying.analytics.retention import RetentionQuery, run_retention
 from yunying.analytics.trends import TrendsQuery, run_trends
 from yunying.api.app import create_app
@@ -72,6 +74,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        help="time only pages whose name starts with this (repeatable)",
+    )
+    parser.add_argument(
+        "--no-report", action="store_true", help="print only; leave docs/benchmarks.md alone"
+    )
     args = parser.parse_args()
     settings, email, password = prepare(args.persons)
     start, end = END - timedelta(days=29), END
@@ -151,7 +162,15 @@ def main() -> None:
                     FunnelQuery(steps=[EventSelector(event=e) for e in steps], date_range=dates),
                 ),
             ),
-            ("paths", page(f"/p/1/insights/paths?start_event=signup&{span}"), None),
+            (
+                "paths",
+                page(f"/p/1/insights/paths?start_event=signup&{span}"),
+                lambda: run_paths(
+                    store,
+                    ctx,
+                    PathsQuery(start_event=EventSelector(event="signup"), date_range=dates),
+                ),
+            ),
             ("lifecycle", page(f"/p/1/insights/lifecycle?event=content_view&{span}"), None),
             ("stickiness", page(f"/p/1/insights/stickiness?event=content_view&{span}"), None),
             ("people", page("/p/1/people"), None),
@@ -161,6 +180,8 @@ def main() -> None:
         ]
         rows = []
         for name, fetch, baseline in cases:
+            if args.only and not any(name.startswith(o) for o in args.only):
+                continue
             t_page, _ = timed(fetch, repeat=args.repeat)
             target = 1.0 if name.startswith("overview") else 0.5
             if baseline is not None:
@@ -183,7 +204,8 @@ def main() -> None:
         + f"\n\nCommand: `python bench/bench_pages.py --persons {args.persons}`\n"
     )
     print(body)
-    update_report("pages", "Console pages (server time)", body)
+    if not args.no_report and not args.only:
+        update_report("pages", "Console pages (server time)", body)
 
 
 def store_events(settings: Settings) -> int:

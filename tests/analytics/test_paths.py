@@ -154,6 +154,34 @@ def test_include_and_exclude(store):
     assert {(n.step, n.event, n.persons) for n in only.nodes} == {(0, "home", 3), (1, "buy", 2)}
 
 
+def _walk(person: str, start: datetime, names: list[str], minutes: list[float]) -> list:
+    """Events ``names`` for ``person``, each ``minutes[i]`` after the previous one."""
+    out, when = [], start
+    for name, gap in zip(names, [0.0, *minutes], strict=True):
+        when += timedelta(minutes=gap)
+        out.append(ev(person, name, when))
+    return out
+
+
+def test_a_session_longer_than_many_gaps_is_followed_to_its_end(store):
+    """The path keeps going while every gap is at most the session gap, however long the
+    session (here 2.5 h of 25-minute steps), and ends at the first longer gap, in both
+    directions; a gap of exactly the session gap is not a break."""
+    t0 = at("2024-01-02 10:00")
+    names = ["home", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "late"]
+    load(store, _walk("a", t0, names, [25, 25, 25, 25, 25, 30, 25, 31]))
+    # before the anchor: b walks into home; 40 min before that, an unrelated visit
+    load(store, _walk("b", t0, ["old", "p2", "p1", "home"], [40, 30, 29]))
+    after = run_paths(store, CTX, pq(steps=10))
+    a_path = sorted((n.step, n.event) for n in after.nodes if n.event != "home" or n.step == 0)
+    assert a_path == [(0, "home"), *((k, f"s{k}") for k in range(1, 8))]
+    assert (7, "s7", 1, 1, 1) in nodes(after)  # the 31-minute gap ends it
+    before = run_paths(store, CTX, pq(direction="before", steps=10))
+    assert {(n.step, n.event) for n in before.nodes} == {(0, "home"), (-1, "p1"), (-2, "p2")}
+    wide = run_paths(store, CTX, pq(steps=10, session_gap_minutes=31))
+    assert (8, "late") in {(n.step, n.event) for n in wide.nodes}
+
+
 def test_anchor_is_first_occurrence_in_range_and_after_merge(store):
     load(
         store,

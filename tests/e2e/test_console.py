@@ -420,6 +420,117 @@ def test_save_insight_and_pin_to_dashboard(console: Console, e2e: E2EWorld) -> N
     tab.shot("insight-list")
 
 
+def _dates(e2e: E2EWorld) -> dict[str, str]:
+    return {"date_from": e2e.demo.date_from.isoformat(), "date_to": e2e.demo.date_to.isoformat()}
+
+
+def modebar_titles(page: Page) -> list[str]:
+    """Tooltips of the chart toolbar's buttons (Plotly's own UI, in its locale)."""
+    return page.locator(".modebar-btn").evaluate_all("els => els.map(e => e.dataset.title)")
+
+
+def test_series_filters_exclusions_and_path_events_through_the_form(
+    console: Console, e2e: E2EWorld
+) -> None:
+    """The newer form controls build the query the API answers, and survive saving."""
+    tab = console(e2e.owner)
+    page = tab.page
+    d_from, d_to = e2e.demo.date_from, e2e.demo.date_to
+
+    # Trends: the first series counts only food views (its own filter), the second all views.
+    tab.goto(f"/p/{e2e.project_id}/insights/trends")
+    page.fill("[data-testid=event-0]", "content_view")
+    assert not page.locator("[data-testid=s1-filter-key-0]").is_visible()  # folded away
+    page.click("[data-testid=s1-filters-toggle]")
+    page.fill("[data-testid=s1-filter-key-0]", "category")
+    page.fill("[data-testid=s1-filter-value-0]", "美食")
+    custom_range(page, d_from, d_to)
+    run_form(tab)
+    page.fill("[data-testid=event-1]", "content_view")
+    run_form(tab)
+    food = {"key": "category", "operator": "eq", "value": "美食", "type": "event"}
+    expected = e2e.api_query(
+        {
+            "kind": "trends",
+            "series": [{"event": "content_view", "filters": [food]}, {"event": "content_view"}],
+            "date_range": _dates(e2e),
+        }
+    )
+    rows = page.locator("[data-testid=result-table] tbody tr")
+    shown = [number(rows.nth(i).locator("td").nth(1).inner_text()) for i in (0, 1)]
+    assert shown == [s["aggregate"] for s in expected["series"]]
+    assert 0 < shown[0] < shown[1], shown
+    assert page.input_value("[data-testid=s1-filter-value-0]") == "美食"
+    assert page.locator("[data-testid=s1-filter-value-0]").is_visible()  # unfolded: it has one
+    tab.shot("trends-series-filters")
+
+    # Funnel: people who like something between signing up and viewing are excluded.
+    tab.goto(f"/p/{e2e.project_id}/insights/funnels")
+    page.fill("[data-testid=step-0]", "signup")
+    page.fill("[data-testid=step-1]", "content_view")
+    page.fill("[data-testid=exclusion-0]", "content_liked")
+    page.fill("[data-testid=exclusion-from-0]", "1")
+    page.fill("[data-testid=exclusion-to-0]", "2")
+    custom_range(page, d_from, d_to)
+    run_form(tab)
+    expected = e2e.api_query(
+        {
+            "kind": "funnel",
+            "steps": [{"event": "signup"}, {"event": "content_view"}],
+            "exclusions": [{"event": "content_liked", "from_step": 1, "to_step": 2}],
+            "date_range": _dates(e2e),
+        }
+    )
+    plain = funnel_api(e2e, ["signup", "content_view"], d_from, d_to)
+    shown = [number(page.inner_text(f"[data-testid=step-{i}-persons]")) for i in (1, 2)]
+    assert shown == [s["count"] for s in expected["steps"]]
+    assert shown[0] <= plain["steps"][0]["count"] and shown[0] > 0
+    assert "下载图表（PNG）" in modebar_titles(page)  # Plotly's toolbar speaks Chinese too
+    page.fill("[data-testid=save-name]", "排除点赞的漏斗 E2E")
+    with page.expect_navigation(wait_until="load"):
+        page.click("[data-testid=save-insight]")
+    tab.settle()
+    assert re.search(rf"/p/{e2e.project_id}/insights/saved/\d+", page.url), page.url
+    assert page.input_value("[data-testid=exclusion-0]") == "content_liked"
+    assert page.input_value("[data-testid=exclusion-from-0]") == "1"
+    assert page.input_value("[data-testid=exclusion-to-0]") == "2"
+    assert [number(page.inner_text(f"[data-testid=step-{i}-persons]")) for i in (1, 2)] == shown
+    tab.shot("funnel-exclusion-saved")
+
+    # Paths: only views and posts after signing up, with posts then hidden again.
+    tab.goto(f"/p/{e2e.project_id}/insights/paths")
+    page.fill("[data-testid=field-start_event]", "signup")
+    page.fill("[data-testid=field-session_gap]", "0")
+    page.fill("[data-testid=include-0]", "content_view")
+    custom_range(page, d_from, d_to)
+    run_form(tab)
+    page.fill("[data-testid=include-1]", "post_created")
+    page.fill("[data-testid=exclude-0]", "post_created")
+    run_form(tab)
+    expected = e2e.api_query(
+        {
+            "kind": "paths",
+            "start_event": {"event": "signup"},
+            "session_gap_minutes": None,
+            "include_events": ["content_view", "post_created"],
+            "exclude_events": ["post_created"],
+            "date_range": _dates(e2e),
+        }
+    )
+    assert {n["event"] for n in expected["nodes"]} == {"signup", "content_view"}
+    labels = page.locator("[data-testid=result] .sankey-node .node-label").evaluate_all(
+        "els => els.map(e => e.textContent).filter(Boolean)"
+    )
+    assert set(labels) == {"signup", "content_view"}, labels
+    assert page.input_value("[data-testid=include-1]") == "post_created"
+    assert page.input_value("[data-testid=exclude-0]") == "post_created"
+    tab.shot("paths-include-exclude")
+
+    english = console(e2e.viewer, locale="en")  # the viewer never chose a language
+    english.goto(f"/p/{e2e.project_id}/insights/trends")
+    assert "Download plot as a PNG" in modebar_titles(english.page)
+
+
 # ---- language ---------------------------------------------------------------------------------
 
 

@@ -66,6 +66,18 @@ def test_defaults_and_custom_dates() -> None:
          "choice"),
         ("trends", "event=" + "x" * 401, "event", "too_long"),
         ("nope", "event=a", "kind", "choice"),
+        ("trends", "event=a&s1_filter_key=n&s1_filter_op=lt&s1_filter_value=x", "filter_value",
+         "number"),
+        ("funnel", "step=a&step=b&exclusion=x&mode=unordered", "exclusion", "exclusion_unordered"),
+        ("funnel", "step=a&step=b&exclusion=x&exclusion_from=2", "exclusion_from", "integer"),
+        ("funnel", "step=a&step=b&step=c&exclusion=x&exclusion_from=2&exclusion_to=1",
+         "exclusion_to", "integer"),
+        ("funnel", "step=a&step=b&step=c&exclusion=x&exclusion_from=2&exclusion_to=2",
+         "exclusion_to", "exclusion_order"),
+        ("funnel", "step=a&step=b" + "&exclusion=x" * 11, "exclusion", "max_items"),
+        ("paths", "start_event=a&include=" + "x" * 401, "include", "too_long"),
+        ("paths", "start_event=a&exclude=" + ",".join(f"e{i}" for i in range(21)), "exclude",
+         "max_items"),
     ],
 )  # fmt: skip
 def test_errors_name_the_field(kind: str, qs: str, field: str, code: str) -> None:
@@ -85,6 +97,13 @@ def test_errors_name_the_field(kind: str, qs: str, field: str, code: str) -> Non
         ("funnel", "step=a&step=b&step=c&mode=strict&window=2&window_unit=hours&range=90d"
                    "&filter_key=city&filter_op=not_in&filter_value=x,y&filter_type=person"),
         ("paths", "start_event=a&direction=before&steps=4&session_gap=0&exclude=x,y&range=7d"),
+        ("paths", "start_event=a&include=b&include=c,d&exclude=x&range=14d"),
+        ("trends", "event=a&s1_filter_key=k&s1_filter_op=in&s1_filter_value=1,2&event=b"
+                   "&event=c&s3_filter_key=city&s3_filter_op=eq&s3_filter_value=上海"
+                   "&s3_filter_type=person&s3_filter_key=n&s3_filter_op=is_set&s3_filter_value="
+                   "&s3_filter_type=event&filter_key=g&filter_value=1"),
+        ("funnel", "step=a&step=b&step=c&exclusion=x&exclusion_from=2&exclusion_to=3"
+                   "&exclusion=y&mode=strict"),
         ("lifecycle", "event=a&interval=month&range=180d&filter_key=k&filter_op=is_set"),
         ("stickiness", "event=a&interval=week&interval_count=2&range=30d"),
     ],
@@ -106,3 +125,35 @@ def test_form_state_rows_and_person_filters() -> None:
     filters = parse_filters(QueryParams("filter_key=city&filter_value=x&filter_type=event"),
                             person_only=True)  # fmt: skip
     assert filters[0].type == "person"
+
+
+def test_series_filters_exclusions_and_path_events() -> None:
+    q = parse("trends", "event=a&s1_filter_key=k&s1_filter_value=v&event=&event=b"
+                        "&s3_filter_key=n&s3_filter_op=gte&s3_filter_value=2"
+                        "&s2_filter_key=lost&s2_filter_value=1").query  # fmt: skip
+    assert [(s.event, [(f.key, f.value) for f in s.filters]) for s in q.series] == [
+        ("a", [("k", "v")]),
+        ("b", [("n", 2)]),
+    ]  # the blank row's filters go with it
+    rows = [("x", "", ""), ("", "", ""), ("y", "2", "3")]  # as a browser sends the rows
+    names = ("exclusion", "exclusion_from", "exclusion_to")
+    pairs = [pair for row in rows for pair in zip(names, row, strict=True)]
+    f = parse_insight("funnel", QueryParams([("step", "a"), ("step", "b"), ("step", "c"), *pairs]),
+                      today=TODAY).query  # fmt: skip
+    assert [(x.event, x.from_step, x.to_step) for x in f.exclusions] == [("x", 1, 3), ("y", 2, 3)]
+    p = parse("paths", "start_event=a&include=&exclude=b,+c&exclude=b").query
+    assert p.include_events is None and p.exclude_events == ["b", "c"]
+
+
+def test_form_state_series_and_exclusion_rows() -> None:
+    state = FormState([("event", "a"), ("event", ""), ("event", "b"), ("s3_filter_key", "k"),
+                       ("s3_filter_value", "v"), ("exclusion", "x"), ("exclusion_from", ""),
+                       ("exclusion_to", "3")])  # fmt: skip
+    rows = state.series_rows()
+    assert [r["event"] for r in rows] == ["a", "b", ""]
+    assert [len(r["filters"]) for r in rows] == [1, 2, 1]  # each with one blank filter row
+    assert rows[1]["filters"][0] == {"key": "k", "op": "eq", "value": "v", "type": "event"}
+    assert state.exclusion_rows() == [
+        {"event": "x", "from": "", "to": "3"},
+        {"event": "", "from": "", "to": ""},
+    ]

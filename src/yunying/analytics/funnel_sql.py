@@ -9,8 +9,14 @@ running min window (steps used more than once: running totals looked up with ASO
 Everything is set-based, so it scales with the engine rather than with the number of
 events per person.
 
-ClickHouse inlines every CTE at each reference, so apart from ``ev`` each CTE is read
-once: per-person flags and breakdown ranks are window functions, not self-joins.
+ClickHouse inlines every CTE at each reference, so apart from ``ev`` (and, in ordered mode,
+the small ``en``/``pb``) each CTE is read once: per-person flags and breakdown ranks are
+window functions, not self-joins.
+
+Ordered mode looks later steps up only among the events of persons who entered, between
+their first entry and their last entry plus the window (``pb``): nothing outside can be
+matched, and the ASOF joins then sort a fraction of the step events (a 3-step funnel over
+30 days of the 50,000-person demo: 1.3M candidate rows → 0.5M).
 """
 
 from __future__ import annotations
@@ -111,6 +117,32 @@ def _chain_ctes(ctx: ProjectContext, q: FunnelQuery) -> list[tuple[str, str]]:
     cols = [f"a.pid AS pid, a.uuid AS u1, a.tus AS t1{', a.bd AS bd' if bd else ''}"]
     joins = []
     valid = []  # per step k >= 2: did the attempt's chain reach it?
+    entries = (
+        f"SELECT pid, uuid, tus{', rn' if strict else ''}{bd} FROM ev "
+        f"WHERE s1 = 1 AND {_entry(ctx, q)}"
+    )
+    source, key = f"({entries})", "pid"
+    if not strict:  # persons who entered: later matches lie in (first entry, last + window]
+        out.append(("en", entries))
+        # pk numbers the persons (deterministically, so ClickHouse's inlined copies agree):
+        # the ASOF joins sort on (pk, tus), integers, not on 36-character person ids.
+        out.append(
+            (
+                "pb",
+                "SELECT pid, dense_rank() OVER (ORDER BY pid) AS pk, lo, hi FROM (SELECT pid, "
+                f"min(tus) AS lo, max(tus) + {w} AS hi FROM en GROUP BY pid) g",
+            )
+        )
+        keep = ", ".join(f"en.{c} AS {c}" for c in ["pid", "uuid", "tus", *(["bd"] if bd else [])])
+        source = f"(SELECT {keep}, pb.pk AS pk FROM en INNER JOIN pb ON pb.pid = en.pid)"
+        key = "pk"
+
+    def candidates(flag: str) -> str:
+        return (
+            f"SELECT pb.pk AS pk, ev.tus AS tus FROM ev INNER JOIN pb ON pb.pid = ev.pid "
+            f"WHERE ev.{flag} = 1 AND ev.tus > pb.lo AND ev.tus <= pb.hi"
+        )
+
     for k in range(2, n + 1):
         prev = "a.tus" if k == 2 else f"e{k - 1}.tus"
         cols.append(f"e{k}.tus AS t{k}")
@@ -119,19 +151,16 @@ def _chain_ctes(ctx: ProjectContext, q: FunnelQuery) -> list[tuple[str, str]]:
             joins.append(f"LEFT JOIN ev e{k} ON e{k}.pid = a.pid AND e{k}.rn = a.rn + {k - 1}")
             valid.append(f"f{k} = 1 AND t{k} > t{k - 1} AND t{k} <= t1 + {w}")
         else:  # the earliest step-k event after the previous match; beyond the window = miss
-            out.append((f"st{k}", f"SELECT pid, tus FROM ev WHERE s{k} = 1"))
-            joins.append(f"ASOF LEFT JOIN st{k} e{k} ON e{k}.pid = a.pid AND e{k}.tus > {prev}")
+            out.append((f"st{k}", candidates(f"s{k}")))
+            joins.append(f"ASOF LEFT JOIN st{k} e{k} ON e{k}.pk = a.pk AND e{k}.tus > {prev}")
             valid.append(f"t{k} <= t1 + {w}")
     for j, x in enumerate(q.exclusions, 1):
         at_a = "a.tus" if x.from_step == 1 else f"e{x.from_step}.tus"
-        out.append((f"xe{j}", f"SELECT pid, tus FROM ev WHERE x{j} = 1"))
-        joins.append(f"ASOF LEFT JOIN xe{j} x{j} ON x{j}.pid = a.pid AND x{j}.tus > {at_a}")
+        body = f"SELECT pid, tus FROM ev WHERE x{j} = 1" if strict else candidates(f"x{j}")
+        out.append((f"xe{j}", body))
+        joins.append(f"ASOF LEFT JOIN xe{j} x{j} ON x{j}.{key} = a.{key} AND x{j}.tus > {at_a}")
         cols.append(f"x{j}.tus AS xn{j}")
-    entries = (
-        f"(SELECT pid, uuid, tus{', rn' if strict else ''}{bd} FROM ev "
-        f"WHERE s1 = 1 AND {_entry(ctx, q)})"
-    )
-    out.append(("chain", f"SELECT {', '.join(cols)} FROM {entries} a {' '.join(joins)}"))
+    out.append(("chain", f"SELECT {', '.join(cols)} FROM {source} a {' '.join(joins)}"))
     # Strict steps are separate look-ups, so reaching k needs every step before it too.
     reached = " ".join(f"WHEN {' AND '.join(valid[: k - 1])} THEN {k}" for k in range(n, 1, -1))
     times = ", ".join(f"t{k}" for k in range(1, n + 1))

@@ -17,6 +17,8 @@ from yunying.analytics.common import Breakdown, DateRange
 from yunying.analytics.filters import PropertyFilter
 from yunying.web.forms import Options
 
+_BLANK_FILTER = {"key": "", "op": "eq", "value": "", "type": "event"}
+
 
 class FormState:
     """Read-only view of form parameters for templates."""
@@ -40,9 +42,10 @@ class FormState:
         values = [v for v in self.list(name) if v.strip()]
         return values + [""] * max(1, minimum - len(values))
 
-    def filter_rows(self) -> list[dict[str, str]]:
-        keys, ops = self.list("filter_key"), self.list("filter_op")
-        values, types = self.list("filter_value"), self.list("filter_type")
+    def filter_rows(self, prefix: str = "") -> list[dict[str, str]]:
+        """Filter rows (``prefix`` + ``filter_key`` …) plus one blank row to add another."""
+        keys, ops = self.list(f"{prefix}filter_key"), self.list(f"{prefix}filter_op")
+        values, types = self.list(f"{prefix}filter_value"), self.list(f"{prefix}filter_type")
 
         def at(items: list[str], i: int, default: str) -> str:
             return items[i] if i < len(items) and items[i] else default
@@ -57,7 +60,37 @@ class FormState:
             for i, key in enumerate(keys)
             if key.strip()
         ]
-        return [*rows, {"key": "", "op": "eq", "value": "", "type": "event"}]
+        return [*rows, dict(_BLANK_FILTER)]
+
+    def series_rows(self, minimum: int = 1) -> list[dict[str, Any]]:
+        """Trends series: each non-empty ``event`` row with its own filters, read from the
+        row's position as submitted (``s{i}_filter_*``), plus blank rows to add another.
+        The form renders row j's filters as ``s{j}_…``, so they follow the row."""
+        rows: list[dict[str, Any]] = [
+            {"event": v, "filters": self.filter_rows(f"s{i}_")}
+            for i, v in enumerate(self.list("event"), 1)
+            if v.strip()
+        ]
+        blank = [{"event": "", "filters": [dict(_BLANK_FILTER)]}]
+        return rows + blank * max(1, minimum - len(rows))
+
+    def exclusion_rows(self) -> list[dict[str, str]]:
+        """Funnel exclusions (event, from step, to step) plus one blank row."""
+        names, froms, tos = (
+            self.list("exclusion"),
+            self.list("exclusion_from"),
+            self.list("exclusion_to"),
+        )
+
+        def at(items: list[str], i: int) -> str:
+            return items[i] if i < len(items) else ""
+
+        rows = [
+            {"event": name, "from": at(froms, i), "to": at(tos, i)}
+            for i, name in enumerate(names)
+            if name.strip()
+        ]
+        return [*rows, {"event": "", "from": "", "to": ""}]
 
     def query_string(self, drop: Iterable[str] = ()) -> str:
         skip = set(drop)
@@ -75,7 +108,7 @@ class FormState:
         return "custom" if self.get("date_from") or self.get("date_to") else f"{default_days}d"
 
 
-def _filter_params(filters: Iterable[PropertyFilter]) -> list[tuple[str, str]]:
+def _filter_params(filters: Iterable[PropertyFilter], prefix: str = "") -> list[tuple[str, str]]:
     out = []
     for f in filters:
         value = f.value
@@ -87,10 +120,10 @@ def _filter_params(filters: Iterable[PropertyFilter]) -> list[tuple[str, str]]:
             else str(value)
         )
         out += [
-            ("filter_key", f.key),
-            ("filter_op", f.operator),
-            ("filter_value", text),
-            ("filter_type", f.type),
+            (f"{prefix}filter_key", f.key),
+            (f"{prefix}filter_op", f.operator),
+            (f"{prefix}filter_value", text),
+            (f"{prefix}filter_type", f.type),
         ]
     return out
 
@@ -124,6 +157,8 @@ def insight_params(query: BaseModel, options: Options | None = None) -> list[tup
     out: list[tuple[str, str]] = []
     if q.kind == "trends":
         out += [("event", s.event) for s in q.series]
+        for i, s in enumerate(q.series, 1):
+            out += _filter_params(s.filters, f"s{i}_")
         out += [("math", q.math), ("interval", q.interval), ("chart", options.chart)]
         if q.math_property:
             out.append(("math_property", q.math_property))
@@ -138,12 +173,15 @@ def insight_params(query: BaseModel, options: Options | None = None) -> list[tup
     elif q.kind == "funnel":
         out += [("step", s.event) for s in q.steps]
         out += [("mode", q.mode), ("window", str(q.window)), ("window_unit", q.window_unit)]
+        for x in q.exclusions:
+            out += [("exclusion", x.event), ("exclusion_from", str(x.from_step))]
+            out.append(("exclusion_to", str(x.to_step)))
         out += _breakdown_params(q.breakdown)
     elif q.kind == "paths":
         out += [("start_event", q.start_event.event), ("direction", q.direction)]
         out += [("steps", str(q.steps)), ("session_gap", str(q.session_gap_minutes or 0))]
-        if q.exclude_events:
-            out.append(("exclude", ",".join(q.exclude_events)))
+        out += [("include", e) for e in q.include_events or []]
+        out += [("exclude", e) for e in q.exclude_events]
     elif q.kind in ("lifecycle", "stickiness"):
         out += [("event", q.event), ("interval", q.interval)]
         if q.kind == "stickiness":

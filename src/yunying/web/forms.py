@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from yunying.analytics.common import Breakdown, DateRange, EventSelector
 from yunying.analytics.filters import PropertyFilter
-from yunying.analytics.funnels import FunnelQuery
+from yunying.analytics.funnels import FunnelExclusion, FunnelQuery
 from yunying.analytics.lifecycle import LifecycleQuery
 from yunying.analytics.paths import PathsQuery
 from yunying.analytics.retention import RetentionQuery
@@ -54,12 +54,17 @@ class Params(Protocol):
 
 
 class FormError(ValueError):
-    """A bad field: ``field`` is the form field's name, ``code`` the message kind."""
+    """A bad field: ``field`` names it in the message, ``code`` is the message kind.
 
-    def __init__(self, field: str, code: str, **params: object) -> None:
+    ``target`` is the input to mark invalid when it is not ``field`` itself (a series' own
+    filter row ``s2_filter_value`` is reported as "value" but marked where it is).
+    """
+
+    def __init__(self, field: str, code: str, *, target: str = "", **params: object) -> None:
         super().__init__(f"{field}: {code}")
         self.field = field
         self.code = code
+        self.target = target or field
         self.params = params
 
 
@@ -109,7 +114,10 @@ def _choice(params: Params, name: str, choices: Sequence[str], default: str) -> 
 
 
 def _int(params: Params, name: str, default: int, lo: int, hi: int) -> int:
-    raw = _text(params, name)
+    return _int_value(_text(params, name), name, default, lo, hi)
+
+
+def _int_value(raw: str, name: str, default: int, lo: int, hi: int) -> int:
     if not raw:
         return default
     try:
@@ -156,42 +164,48 @@ def rolling(days: int, today: date) -> DateRange:
     return DateRange(date_from=today - timedelta(days=days - 1), date_to=today)
 
 
-def _filter_value(op: str, raw: str) -> Any:
+def _filter_value(op: str, raw: str, target: str) -> Any:
     if op in NO_VALUE_OPS:
         return None
     if op in NUMERIC_OPS:
         try:
             number = float(raw)
         except ValueError:
-            raise FormError("filter_value", "number") from None
+            raise FormError("filter_value", "number", target=target) from None
         return int(number) if number.is_integer() else number
     if op in LIST_OPS:
         items = [v.strip() for v in raw.split(",") if v.strip()]
         if not items:
-            raise FormError("filter_value", "required")
+            raise FormError("filter_value", "required", target=target)
         return items
     if not raw:
-        raise FormError("filter_value", "required")
+        raise FormError("filter_value", "required", target=target)
     return raw
 
 
-def parse_filters(params: Params, *, person_only: bool = False) -> list[PropertyFilter]:
-    """Rows of ``filter_key``/``filter_op``/``filter_value``/``filter_type``; blank keys skip."""
-    keys, ops = _texts(params, "filter_key"), _texts(params, "filter_op")
-    values, types = _texts(params, "filter_value"), _texts(params, "filter_type")
+def parse_filters(
+    params: Params, *, person_only: bool = False, prefix: str = ""
+) -> list[PropertyFilter]:
+    """Rows of ``filter_key``/``filter_op``/``filter_value``/``filter_type``; blank keys skip.
+
+    ``prefix`` reads another set of rows, e.g. ``s2_filter_key``: the second series' own.
+    """
+    keys, ops = _texts(params, f"{prefix}filter_key"), _texts(params, f"{prefix}filter_op")
+    values = _texts(params, f"{prefix}filter_value")
+    types = _texts(params, f"{prefix}filter_type")
     out = []
     for i, key in enumerate(keys):
         if not key:
             continue
         op = ops[i] if i < len(ops) and ops[i] else "eq"
         if op not in OPERATORS:
-            raise FormError("filter_op", "choice")
+            raise FormError("filter_op", "choice", target=f"{prefix}filter_op")
         kind = "person" if person_only else (types[i] if i < len(types) and types[i] else "event")
         if kind not in ("event", "person"):
-            raise FormError("filter_type", "choice")
-        value = _filter_value(op, values[i] if i < len(values) else "")
+            raise FormError("filter_type", "choice", target=f"{prefix}filter_type")
+        value = _filter_value(op, values[i] if i < len(values) else "", f"{prefix}filter_value")
         if len(key) > 400:
-            raise FormError("filter_key", "too_long", max=400)
+            raise FormError("filter_key", "too_long", target=f"{prefix}filter_key", max=400)
         out.append(PropertyFilter(key=key, operator=op, value=value, type=kind))  # type: ignore[arg-type]
     return out
 
@@ -218,6 +232,10 @@ def _event(params: Params, name: str, *, required: bool = True) -> str | None:
 
 def _events(params: Params, name: str, minimum: int, maximum: int = 20) -> list[str]:
     names = [v for v in _texts(params, name) if v]
+    return _checked(names, name, minimum, maximum)
+
+
+def _checked(names: list[str], name: str, minimum: int, maximum: int) -> list[str]:
     if len(names) < minimum:
         raise FormError(name, "min_items", n=minimum)
     if len(names) > maximum:
@@ -226,6 +244,65 @@ def _events(params: Params, name: str, minimum: int, maximum: int = 20) -> list[
         if len(n) > 400:
             raise FormError(name, "too_long", max=400)
     return names
+
+
+def _event_list(params: Params, name: str, maximum: int = 20) -> list[str]:
+    """Event names from repeated rows; a row may also hold several, comma-separated (the
+    older single-field form), so old links keep working. Duplicates are dropped."""
+    names = [x.strip() for v in _texts(params, name) for x in v.split(",") if x.strip()]
+    return _checked(list(dict.fromkeys(names)), name, 0, maximum)
+
+
+# Operators as symbols for series labels, so a label reads the same in every language.
+_OP_SYMBOLS = {
+    "eq": "=", "neq": "≠", "contains": "∋", "not_contains": "∌", "in": "∈", "not_in": "∉",
+    "regex": "~", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤", "is_set": "≠ ∅",
+    "is_not_set": "= ∅",
+}  # fmt: skip
+LABEL_MAX = 60
+
+
+def series_label(event: str, filters: list[PropertyFilter]) -> str | None:
+    """'view (category = 美食)': tells apart two series of one event with other filters."""
+    if not filters:
+        return None
+    parts = []
+    for f in filters:
+        value = f.value if not isinstance(f.value, list) else ",".join(map(str, f.value))
+        tail = "" if f.value is None else f" {value}"
+        parts.append(f"{f.key} {_OP_SYMBOLS.get(f.operator, f.operator)}{tail}")
+    text = f"{event} ({', '.join(parts)})"
+    return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
+
+
+def _series(params: Params) -> list[EventSelector]:
+    """Series rows ``event``; row i's own filters are ``s{i}_filter_*`` (i counts every
+    row, blank ones too, so a filter stays with the row it was typed under)."""
+    _events(params, "event", 1)
+    out = []
+    for i, name in enumerate(_texts(params, "event"), 1):
+        if name:
+            filters = parse_filters(params, prefix=f"s{i}_")
+            out.append(EventSelector(event=name, filters=filters, name=series_label(name, filters)))
+    return out
+
+
+def _exclusions(params: Params, steps: int) -> list[FunnelExclusion]:
+    """Rows of ``exclusion`` (event), ``exclusion_from`` and ``exclusion_to`` (1-based steps,
+    default: the whole funnel); rows without an event are skipped."""
+    names = _texts(params, "exclusion")
+    froms, tos = _texts(params, "exclusion_from"), _texts(params, "exclusion_to")
+    out = []
+    for i, name in enumerate(names):
+        if not name:
+            continue
+        a = _int_value(froms[i] if i < len(froms) else "", "exclusion_from", 1, 1, steps - 1)
+        b = _int_value(tos[i] if i < len(tos) else "", "exclusion_to", steps, 2, steps)
+        if a >= b:
+            raise FormError("exclusion_to", "exclusion_order")
+        out.append((name, a, b))
+    _checked([n for n, _, _ in out], "exclusion", 0, 10)
+    return [FunnelExclusion(event=n, from_step=a, to_step=b) for n, a, b in out]
 
 
 # ---- one parser per kind -----------------------------------------------------------------
@@ -239,7 +316,7 @@ def _trends(p: Params, dr: DateRange) -> BaseModel:
     if math_ not in ("total", "unique_persons") and not math_property:
         raise FormError("math_property", "required")
     return TrendsQuery(
-        series=[EventSelector(event=e) for e in _events(p, "event", 1)],
+        series=_series(p),
         filters=parse_filters(p),
         math=math_,  # type: ignore[arg-type]
         math_property=math_property if math_ not in ("total", "unique_persons") else None,
@@ -267,13 +344,19 @@ def _retention(p: Params, dr: DateRange) -> BaseModel:
 def _funnel(p: Params, dr: DateRange) -> BaseModel:
     unit = _choice(p, "window_unit", ("minutes", "hours", "days", "weeks"), "days")
     window = _int(p, "window", 14, 1, 366 * 24 * 60)
+    steps = _events(p, "step", 2)
+    mode = _choice(p, "mode", ("ordered", "strict", "unordered"), "ordered")
+    exclusions = _exclusions(p, len(steps))
+    if exclusions and mode == "unordered":
+        raise FormError("exclusion", "exclusion_unordered")
     query = dict(
-        steps=[EventSelector(event=e) for e in _events(p, "step", 2)],
-        mode=_choice(p, "mode", ("ordered", "strict", "unordered"), "ordered"),
+        steps=[EventSelector(event=e) for e in steps],
+        mode=mode,
         date_range=dr,
         window=window,
         window_unit=unit,
         filters=parse_filters(p),
+        exclusions=exclusions,
         breakdown=_breakdown(p),
     )
     try:
@@ -284,12 +367,14 @@ def _funnel(p: Params, dr: DateRange) -> BaseModel:
 
 def _paths(p: Params, dr: DateRange) -> BaseModel:
     gap = _int(p, "session_gap", 30, 0, 7 * 24 * 60)
-    exclude = [x.strip() for x in _text(p, "exclude").split(",") if x.strip()]
+    include = _event_list(p, "include")
+    exclude = _event_list(p, "exclude")
     return PathsQuery(
         start_event=EventSelector(event=_event(p, "start_event")),  # type: ignore[arg-type]
         direction=_choice(p, "direction", ("after", "before"), "after"),  # type: ignore[arg-type]
         steps=_int(p, "steps", 5, 1, 10),
         session_gap_minutes=gap or None,
+        include_events=include or None,
         exclude_events=exclude,
         date_range=dr,
         filters=parse_filters(p),
@@ -334,6 +419,8 @@ _FIELD_OF = {
     "start_event": "start_event",
     "return_event": "return_event",
     "exclude_events": "exclude",
+    "include_events": "include",
+    "exclusions": "exclusion",
 }
 
 

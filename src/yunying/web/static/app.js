@@ -5,7 +5,9 @@
  *   {"data": [...], "layout": {...}, "config": {...}}</script>
  *   renders into #chart-id (or into a new <div class="chart"> placed right after the
  *   script when data-target is absent). Include /static/vendor/plotly.min.js in the
- *   page's `scripts` block. Rendered on page load and after every htmx swap.
+ *   page's `scripts` block. Rendered on page load and after every htmx swap. On a zh-CN
+ *   page the charts' own UI (toolbar tooltips, month names) is Chinese: the locale file
+ *   /static/plotly-locale-zh-cn.js is loaded first (once) and config.locale is set.
  * - CSRF: htmx requests carry X-CSRF-Token (hx-headers on <body>); Yunying.csrfToken()
  *   gives the token for fetch() calls.
  * - Confirm: <form data-confirm="text"> asks before submitting.
@@ -20,9 +22,56 @@
     return meta ? meta.getAttribute("content") : "";
   }
 
+  // Plotly locales Yunying serves (Plotly itself knows "en"): page language → script.
+  var PLOTLY_LOCALES = { "zh-CN": "/static/plotly-locale-zh-cn.js" };
+  var localeLoads = {};
+
+  function pageLocale() {
+    return (document.body && document.body.dataset.locale) || document.documentElement.lang;
+  }
+
+  function assetVersion() {
+    var own = document.querySelector('script[src*="/static/app.js"]');
+    var match = own && /[?&]v=([^&]+)/.exec(own.getAttribute("src"));
+    return match ? "?v=" + match[1] : "";
+  }
+
+  // Calls done(locale) once the page language's Plotly locale is registered; done(null)
+  // for a language Plotly needs nothing for, or when the file cannot be loaded.
+  function withPlotlyLocale(done) {
+    var locale = pageLocale();
+    var src = PLOTLY_LOCALES[locale];
+    if (!src) { done(null); return; }
+    var registered = window.YunyingPlotlyLocales && window.YunyingPlotlyLocales[locale];
+    if (registered) { done(locale); return; }
+    var pending = localeLoads[locale];
+    if (!pending) {
+      pending = localeLoads[locale] = { waiting: [], ok: null };
+      var script = document.createElement("script");
+      script.src = src + assetVersion();
+      script.onload = function () { finish(pending, true); };
+      script.onerror = function () { finish(pending, false); };
+      document.head.appendChild(script);
+    }
+    if (pending.ok !== null) { done(pending.ok ? locale : null); return; }
+    pending.waiting.push(function (ok) { done(ok ? locale : null); });
+  }
+
+  function finish(pending, ok) {
+    pending.ok = ok;
+    var waiting = pending.waiting;
+    pending.waiting = [];
+    waiting.forEach(function (fn) { fn(ok); });
+  }
+
   function renderFigures(root) {
     if (!window.Plotly) return;
     var scope = root && root.querySelectorAll ? root : document;
+    if (!scope.querySelector('script.plotly-figure:not([data-rendered])')) return;
+    withPlotlyLocale(function (locale) { drawFigures(scope, locale); });
+  }
+
+  function drawFigures(scope, locale) {
     var nodes = scope.querySelectorAll('script.plotly-figure:not([data-rendered])');
     nodes.forEach(function (node) {
       var fig;
@@ -38,8 +87,11 @@
         target.className = "chart";
         node.insertAdjacentElement("afterend", target);
       }
+      // showSendToCloud: Plotly 4's "Share chart" button posts the chart's data to
+      // cloud.plotly.com; a self-hosted console never offers that.
       var config = Object.assign(
-        { responsive: true, displaylogo: false },
+        { responsive: true, displaylogo: false, showSendToCloud: false },
+        locale ? { locale: locale } : {},
         fig.config || {}
       );
       node.setAttribute("data-rendered", "true");
