@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,8 +17,9 @@ from yunying.cli.common import (
     event_store,
     handle_errors,
     make_settings,
+    parse_day,
 )
-from yunying.cli.render import OutputFormat, emit_rows, write_json
+from yunying.cli.render import FormatOpt, OutputFormat, emit_rows, write_json
 from yunying.db.projects import context_for, find_project
 from yunying.people import channel_costs as costs_svc
 from yunying.people.channels import ChannelMetrics, ChannelQuery, channel_report
@@ -28,9 +28,6 @@ app = typer.Typer(
     help="Channel operations (渠道运营): attribution, costs, CAC and ROI.", no_args_is_help=True
 )
 
-FormatOpt = Annotated[
-    OutputFormat, typer.Option("--format", "-f", help="Output: table, json or csv.")
-]
 FromOpt = Annotated[str | None, typer.Option("--from", help="First local day, YYYY-MM-DD.")]
 ToOpt = Annotated[str | None, typer.Option("--to", help="Last local day, YYYY-MM-DD.")]
 REPORT_COLUMNS = [
@@ -43,15 +40,6 @@ SHORT = [
     "cost", "CAC", "ROI",
 ]  # fmt: skip
 RATES = {"activation_rate", "retention_d1", "retention_d7", "retention_d30", "paying_rate", "roi"}
-
-
-def _date(value: str | None, flag: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise CliError(f"{flag}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _cell(name: str, value: Any, fmt: OutputFormat) -> Any:
@@ -97,8 +85,8 @@ def report_command(
         {
             "model": model,
             "date_range": {
-                "date_from": _date(date_from, "--from"),
-                "date_to": _date(date_to, "--to"),
+                "date_from": parse_day(date_from, "--from"),
+                "date_to": parse_day(date_to, "--to"),
             },
             "activation_event": activation_event,
             "activation_days": activation_days,
@@ -180,7 +168,7 @@ def costs_command(
     database_url: DatabaseUrlOpt = None,
 ) -> None:
     """List imported costs (CSV output re-imports unchanged)."""
-    d_from, d_to = _date(date_from, "--from"), _date(date_to, "--to")
+    d_from, d_to = parse_day(date_from, "--from"), parse_day(date_to, "--to")
     if d_from and d_to and d_from > d_to:
         raise CliError("--from: must not be after --to")
     settings = make_settings(data_dir, database_url)

@@ -6,14 +6,12 @@ table, JSON or CSV. Training and scoring show a Rich spinner with elapsed time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from yunying.analytics.context import ProjectContext
 from yunying.cli.common import (
@@ -22,13 +20,14 @@ from yunying.cli.common import (
     DataDirOpt,
     ProjectOpt,
     db_session,
-    err_console,
     event_store,
     handle_errors,
     make_settings,
+    parse_day,
+    with_spinner,
 )
 from yunying.cli.query import read_spec
-from yunying.cli.render import OutputFormat, emit_rows, write_json
+from yunying.cli.render import FormatOpt, OutputFormat, emit_rows, write_json
 from yunying.config import Settings
 from yunying.db.projects import context_for, find_project
 from yunying.people import churn_service as svc
@@ -42,22 +41,10 @@ app = typer.Typer(
     help="Churn warning (流失预警): warning line, BG/NBD, churn model.", no_args_is_help=True
 )
 
-FormatOpt = Annotated[
-    OutputFormat, typer.Option("--format", "-f", help="Output: table, json or csv.")
-]
 AsOfOpt = Annotated[
     str | None, typer.Option("--as-of", help="Local day YYYY-MM-DD (default: today).")
 ]
 T = TypeVar("T")
-
-
-def _day(value: str | None, flag: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise CliError(f"{flag}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 @contextmanager
@@ -69,15 +56,6 @@ def _workspace(
         ctx = context_for(find_project(session, project))
         with event_store(settings) as store:
             yield settings, session, store, ctx
-
-
-def _spinning(label: str, work: Callable[[], T]) -> T:
-    with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-        console=err_console, transient=True,
-    ) as progress:  # fmt: skip
-        progress.add_task(label, total=None)
-        return work()
 
 
 def _fields(model: BaseModel, fmt: OutputFormat, title: str, skip: tuple[str, ...] = ()) -> None:
@@ -157,7 +135,7 @@ def evaluate_command(
     database_url: DatabaseUrlOpt = None,
 ) -> None:
     """Evaluate the warning line and publish the persons over it (churn:warning)."""
-    day = _day(as_of, "--as-of")
+    day = parse_day(as_of, "--as-of")
     with _workspace(project, data_dir, database_url) as (_, session, store, ctx):
         result = svc.evaluate_warning(session=session, store=store, ctx=ctx, as_of=day)
     if fmt == OutputFormat.json:
@@ -203,10 +181,10 @@ def train_command(
     database_url: DatabaseUrlOpt = None,
 ) -> None:
     """Train the churn classifier with a time-based split; print its validation metrics."""
-    day = _day(today, "--today")
+    day = parse_day(today, "--today")
     with _workspace(project, data_dir, database_url) as (settings, session, store, ctx):
         try:
-            report = _spinning(
+            report = with_spinner(
                 "training the churn model …",
                 lambda: svc.train_model(
                     session=session, store=store, ctx=ctx, data_dir=settings.data_dir, today=day
@@ -232,10 +210,10 @@ def score_command(
     database_url: DatabaseUrlOpt = None,
 ) -> None:
     """Score every active person with the trained model (score:churn_risk)."""
-    day = _day(as_of, "--as-of")
+    day = parse_day(as_of, "--as-of")
     with _workspace(project, data_dir, database_url) as (settings, session, store, ctx):
         try:
-            report = _spinning(
+            report = with_spinner(
                 "scoring persons …",
                 lambda: svc.score_persons(
                     session=session, store=store, ctx=ctx, data_dir=settings.data_dir, as_of=day
@@ -259,10 +237,10 @@ def bgnbd_command(
     database_url: DatabaseUrlOpt = None,
 ) -> None:
     """Fit BG/NBD on the purchase events; print r, alpha, a, b and the log-likelihood."""
-    day = _day(as_of, "--as-of")
+    day = parse_day(as_of, "--as-of")
     with _workspace(project, data_dir, database_url) as (_, session, store, ctx):
         try:
-            report = _spinning(
+            report = with_spinner(
                 "fitting BG/NBD …",
                 lambda: svc.fit_bgnbd(
                     session=session, store=store, ctx=ctx, as_of=day, publish=publish

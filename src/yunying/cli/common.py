@@ -10,12 +10,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session
 
 from yunying.config import Settings, get_settings
@@ -201,3 +203,24 @@ def event_store(settings: Settings, *, read_only: bool = False) -> Iterator[Even
         yield store
     finally:
         store.close()
+
+
+# ---- shared by the command groups -----------------------------------------------------------
+def parse_day(value: str | None, flag: str) -> date | None:
+    """A ``YYYY-MM-DD`` option, or a CLI error naming the flag."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CliError(f"{flag}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def with_spinner(label: str, work: Callable[[], R]) -> R:
+    """Run ``work`` under a transient Rich spinner (long queries, training)."""
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+        console=err_console, transient=True,
+    ) as progress:  # fmt: skip
+        progress.add_task(label, total=None)
+        return work()

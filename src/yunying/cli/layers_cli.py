@@ -7,11 +7,9 @@ DuckDB's write lock); ``compute`` publishes the per-person values and needs it w
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from yunying.cli.common import (
     CliError,
@@ -19,13 +17,14 @@ from yunying.cli.common import (
     DataDirOpt,
     ProjectOpt,
     db_session,
-    err_console,
     event_store,
     handle_errors,
     make_settings,
+    parse_day,
+    with_spinner,
 )
 from yunying.cli.query import read_spec
-from yunying.cli.render import OutputFormat, emit_rows, write_json
+from yunying.cli.render import FormatOpt, OutputFormat, emit_rows, write_json
 from yunying.db.projects import context_for, find_project
 from yunying.people import layer_service as service
 from yunying.people.layer_settings import GROUP_KEYS, LAYERS
@@ -35,9 +34,6 @@ app = typer.Typer(
 )
 
 T = TypeVar("T")
-FormatOpt = Annotated[
-    OutputFormat, typer.Option("--format", "-f", help="Output: table, json or csv.")
-]
 AsOfOpt = Annotated[
     str | None,
     typer.Option(
@@ -46,24 +42,6 @@ AsOfOpt = Annotated[
 ]
 LimitOpt = Annotated[int, typer.Option("--limit", min=1, max=1000, help="Persons per page.")]
 OffsetOpt = Annotated[int, typer.Option("--offset", min=0, help="Persons to skip.")]
-
-
-def _date(value: str | None, flag: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise CliError(f"{flag}: {value!r} is not a date (YYYY-MM-DD)") from None
-
-
-def _spinning(label: str, work: Callable[[], T]) -> T:
-    with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-        console=err_console, transient=True,
-    ) as progress:  # fmt: skip
-        progress.add_task(label, total=None)
-        return work()
 
 
 def _run(
@@ -75,7 +53,7 @@ def _run(
     with db_session(settings) as session:
         ctx = context_for(find_project(session, project))
         with event_store(settings, read_only=read_only) as store:
-            return _spinning(label, lambda: work(session, store, ctx))
+            return with_spinner(label, lambda: work(session, store, ctx))
 
 
 def _emit_page(page: Any, cols: list[str], title: str, fmt: OutputFormat) -> None:
@@ -112,7 +90,7 @@ def rfm_command(
     database_url: DatabaseUrlOpt = None,
 ) -> None:
     """The eight RFM groups (or one group's persons) as of a day."""
-    day = _date(as_of, "--as-of")
+    day = parse_day(as_of, "--as-of")
     if persons is not None and persons != "all" and persons not in GROUP_KEYS:
         raise CliError(
             f"--persons: unknown group {persons!r}; one of: all, {', '.join(GROUP_KEYS)}"
@@ -165,7 +143,7 @@ def activity_command(
     database_url: DatabaseUrlOpt = None,
 ) -> None:
     """Persons per activity layer (or one layer's persons) as of a day."""
-    day = _date(as_of, "--as-of")
+    day = parse_day(as_of, "--as-of")
     if persons is not None and persons != "all" and persons not in LAYERS:
         raise CliError(f"--persons: unknown layer {persons!r}; one of: all, {', '.join(LAYERS)}")
     if persons is not None:
@@ -205,7 +183,7 @@ def transitions_command(
     """The layer transition matrix from the previous week (or month) to this one."""
     if period not in ("week", "month"):
         raise CliError(f"--period: {period!r} is not week or month")
-    when = _date(day, "--date")
+    when = parse_day(day, "--date")
 
     def work(se: Any, st: Any, c: Any) -> Any:
         try:
@@ -284,7 +262,7 @@ def compute_command(
     database_url: DatabaseUrlOpt = None,
 ) -> None:
     """Compute RFM groups and activity layers for every person and publish them."""
-    day = _date(as_of, "--as-of")
+    day = parse_day(as_of, "--as-of")
     report = _run(project, data_dir, database_url, "computing and publishing layers …",
                   lambda se, st, c: service.compute_and_publish(
                       store=st, ctx=c, settings=service.settings_for(se, c.project_id),

@@ -17,17 +17,13 @@ from yunying.cli.common import (
     handle_errors,
     make_settings,
 )
-from yunying.cli.render import OutputFormat, emit_rows
+from yunying.cli.render import FormatOpt, OutputFormat, emit_rows
 from yunying.db.projects import context_for, find_project
 from yunying.insights.errors import NotFound
 from yunying.insights.people import resolve_distinct_id
 from yunying.people.profile import Profile, full_profile
 
 app = typer.Typer(help="People (用户画像): profiles.", no_args_is_help=True)
-
-FormatOpt = Annotated[
-    OutputFormat, typer.Option("--format", "-f", help="Output: table, json or csv.")
-]
 
 
 def profile_fields(p: Profile) -> list[list[Any]]:

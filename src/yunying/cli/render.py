@@ -12,9 +12,10 @@ import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+import typer
 from pydantic import BaseModel
 from rich.table import Table
 
@@ -25,6 +26,11 @@ class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
+
+
+FormatOpt = Annotated[
+    OutputFormat, typer.Option("--format", "-f", help="Output: table, json or csv.")
+]
 
 
 def write_json(data: Any) -> None:

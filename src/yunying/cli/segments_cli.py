@@ -23,7 +23,7 @@ from yunying.cli.common import (
     handle_errors,
     make_settings,
 )
-from yunying.cli.render import OutputFormat, emit_rows, write_json
+from yunying.cli.render import FormatOpt, OutputFormat, emit_rows, write_json
 from yunying.db.projects import context_for, find_project
 from yunying.people.segments import service
 from yunying.people.segments.errors import NotFound, SegmentError
@@ -34,9 +34,6 @@ app = typer.Typer(
     help="Segments (用户分群): define, preview, refresh, export.", no_args_is_help=True
 )
 
-FormatOpt = Annotated[
-    OutputFormat, typer.Option("--format", "-f", help="Output: table, json or csv.")
-]
 FileOpt = Annotated[
     Path | None, typer.Option("--file", help="The definition (DSL) as a JSON file.")
 ]
