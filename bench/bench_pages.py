@@ -177,6 +177,12 @@ def main() -> None:
             ("events (latest)", page("/p/1/events"), None),
             ("event definitions", page("/p/1/events/definitions"), None),
             ("dashboards", page("/p/1/dashboards"), None),
+            # user operations (issue 4): computed live from the events on every request
+            ("segments", page("/p/1/segments"), None),
+            ("segment builder", page("/p/1/segments/new"), None),
+            ("layers", page("/p/1/layers"), None),
+            ("churn", page("/p/1/churn"), None),
+            ("channels", page("/p/1/channels"), None),
         ]
         rows = []
         for name, fetch, baseline in cases:
