@@ -14,7 +14,12 @@ from tests.factories import ev, load, pid
 from yunying.analytics.context import ProjectContext
 from yunying.people.layer_settings import LAYERS, ActivitySettings
 from yunying.people.layers import layer_table
-from yunying.people.transitions import build_result, run_transitions, snapshot_dates
+from yunying.people.transitions import (
+    build_result,
+    layers_at_snapshot,
+    run_transitions,
+    snapshot_dates,
+)
 from yunying.store.base import EventStore
 
 CTX = ProjectContext(project_id=1, timezone="Asia/Shanghai")
@@ -120,5 +125,11 @@ def test_totals_equal_persons_in_both_snapshots(people: dict, offset: int, perio
             n = sum(1 for p in before if before[p] == a and after[p] == b)
             assert r.count(a, b) == n
         assert all(pid(w) in after for w in people if min(people[w]) <= (r.to_date - start).days)
+        # the page reads the layer distribution off the matrix instead of a second query
+        derived = layers_at_snapshot(r)
+        assert derived.as_of == r.to_date
+        assert {c.key: c.persons for c in derived.layers} == {
+            k: sum(1 for v in after.values() if v == k) for k in LAYERS
+        }
     finally:
         store.close()

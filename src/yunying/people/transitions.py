@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.periods import period_of, shift_period
 from yunying.people.layer_settings import LAYERS, ActivitySettings
-from yunying.people.layers import layers_with
+from yunying.people.layers import LayersResult, count_layers, layers_with
 from yunying.store.base import EventStore
 
 Period = Literal["week", "month"]
@@ -157,3 +157,11 @@ def run_transitions(
     )
     rows = store.query(transitions_sql(store, ctx, s, from_date, to_date)).to_pylist()
     return build_result(period, from_date, to_date, rows)
+
+
+def layers_at_snapshot(result: TransitionResult) -> LayersResult:
+    """The layer distribution at ``result.to_date``, read off the matrix (persons in both
+    snapshots by target layer, plus the period's new persons), so a page showing both does
+    not compute the layers twice."""
+    counts = {k: result.column_totals.get(k, 0) + result.entered.get(k, 0) for k in LAYERS}
+    return count_layers(counts, result.to_date)

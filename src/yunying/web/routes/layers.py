@@ -15,6 +15,7 @@ from starlette.datastructures import FormData
 from yunying.insights.people import list_persons
 from yunying.people import layer_service as service
 from yunying.people.layer_settings import GROUP_KEYS, LAYERS, ActivitySettings, RfmSettings
+from yunying.people.transitions import layers_at_snapshot
 from yunying.web.deps import OperatorAccessDep, ProjectAccessDep, SessionDep, StateDep
 from yunying.web.layer_charts import layers_figure, rfm_figure, transitions_figure
 from yunying.web.page_helpers import PLOTLY_JS, translator
@@ -113,8 +114,11 @@ def _page(
     settings = service.settings_for(session, access.project_id)
     store, ctx = state.store, access.ctx
     rfm = service.rfm_summary(session=session, store=store, ctx=ctx, as_of=day)
-    layers = service.layers_summary(session=session, store=store, ctx=ctx, as_of=day)
     moves = service.transitions(session=session, store=store, ctx=ctx, period=period, day=day)  # type: ignore[arg-type]
+    if moves.to_date == day:  # the matrix's "to" snapshot is the day shown: no second query
+        layers = layers_at_snapshot(moves)
+    else:
+        layers = service.layers_summary(session=session, store=store, ctx=ctx, as_of=day)
     error = error or query_error
     return render(
         request,
