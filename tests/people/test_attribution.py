@@ -11,9 +11,7 @@ import pytest
 
 from tests.factories import ev, load, pid
 from yunying.analytics.aarrr import AarrrQuery, run_aarrr
-from yunying.analytics.context import ProjectContext
-from yunying.insights.people import person_scope
-from yunying.people.attribution import (
+from yunying.analytics.attribution import (
     DEFAULT_RULES,
     AttributionRules,
     Source,
@@ -23,6 +21,8 @@ from yunying.people.attribution import (
     touch_channel_sql,
     touch_type_sql,
 )
+from yunying.analytics.context import ProjectContext
+from yunying.insights.people import person_scope
 from yunying.people.channels import ChannelQuery, new_person_channels
 from yunying.store.base import EventStore
 

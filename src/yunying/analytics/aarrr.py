@@ -20,17 +20,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from yunying.analytics.common import DateRange
-from yunying.analytics.context import ProjectContext
-from yunying.analytics.filters import property_expr
-from yunying.analytics.retention import DnCell, dn_cells, with_dn_retention
-from yunying.analytics.source import events_sql
-from yunying.people.attribution import (
+from yunying.analytics.attribution import (
     DEFAULT_RULES,
     AttributionRules,
     channel_sql,
     rules_for,
 )
+from yunying.analytics.common import DateRange
+from yunying.analytics.context import ProjectContext
+from yunying.analytics.filters import property_expr
+from yunying.analytics.retention import DnCell, dn_cells, with_dn_retention
+from yunying.analytics.source import events_sql
 from yunying.store.base import EventStore, rows
 from yunying.store.dialect import Dialect
 
@@ -104,7 +104,7 @@ class AarrrResult(BaseModel):
 
 def channel_expr(dialect: Dialect, rules: AttributionRules = DEFAULT_RULES) -> str:
     """Channel of an event row ``e`` (channel, utm_source, referrer host, direct): the one
-    definition in ``people.attribution``, so acquisition here and the channel report agree."""
+    definition in ``analytics.attribution``, so acquisition here and the channel report agree."""
     return channel_sql(dialect, rules)
 
 

@@ -16,12 +16,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from yunying.analytics.attribution import channel_sql, rules_for
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.filters import PropertyFilter, filters_sql
 from yunying.analytics.source import person_map_sql, persons_sql
 from yunying.insights.errors import NotFound
 from yunying.insights.sqlutil import contains, in_list, json_obj, utc
-from yunying.people.attribution import channel_sql, rules_for
 from yunying.store.base import EventStore, rows
 
 NAME_KEYS = ("name", "$name", "nickname", "email", "$email", "phone")

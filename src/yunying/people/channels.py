@@ -4,7 +4,7 @@ return (ROI).
 
 The cohort is the persons whose first ever event (after identity merge) falls in the
 range, each attributed to one channel by first touch (default) or last touch
-(``people.attribution``). Per person: activation = the activation event within
+(``analytics.attribution``). Per person: activation = the activation event within
 ``activation_days`` × 24 h of the first event (as AARRR); D-N retention = any event on
 local day ``first day + N``, only for persons whose day N is over (as
 ``analytics.retention``); paying = any event with revenue > 0 and revenue = the sum of the
@@ -26,19 +26,19 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from yunying.analytics.common import DateRange
-from yunying.analytics.context import ProjectContext
-from yunying.analytics.filters import property_expr
-from yunying.analytics.periods import period_of, period_starts
-from yunying.analytics.retention import DnCell, dn_cells, with_dn_retention
-from yunying.analytics.source import events_sql
-from yunying.people.attribution import (
+from yunying.analytics.attribution import (
     DIRECT,
     AttributionRules,
     conversion_event_for,
     rules_for,
     touch_channel_sql,
 )
+from yunying.analytics.common import DateRange
+from yunying.analytics.context import ProjectContext
+from yunying.analytics.filters import property_expr
+from yunying.analytics.periods import period_of, period_starts
+from yunying.analytics.retention import DnCell, dn_cells, with_dn_retention
+from yunying.analytics.source import events_sql
 from yunying.store.base import EventStore, rows
 from yunying.store.dialect import Dialect
 

@@ -3,7 +3,7 @@
 Built on the person page's base profile (``insights.people.person_profile``: properties,
 ids, first/last seen, activity calendar, recent events) plus:
 
-- first and last touch (``people.attribution``), active days and event counts by type;
+- first and last touch (``analytics.attribution``), active days and event counts by type;
 - the lifecycle stage now, with ``analytics.lifecycle``'s definitions over any event:
   *new* (this is the person's first active period), *returning* (active this period and
   the previous one), *resurrecting* (active now, not in the previous period, but before),
@@ -25,10 +25,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from yunying.analytics.attribution import PersonAttribution, person_attribution_from_where
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.periods import period_of, shift_period
 from yunying.insights.people import PersonProfile, person_profile, person_scope
-from yunying.people.attribution import PersonAttribution, person_attribution_from_where
 from yunying.store.base import EventStore, rows
 
 log = logging.getLogger(__name__)
