@@ -28,7 +28,7 @@ from yunying.store.base import EventStore
 WARNING = "churn:warning"
 CHURN_RISK = "score:churn_risk"
 SEGMENT_KEY = "churn_risk"
-SEGMENT_NAME = "Churn risk"
+SEGMENT_NAME = "流失风险 Churn risk"  # operators read either language
 
 
 class WarningResult(BaseModel):
