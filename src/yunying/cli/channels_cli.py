@@ -14,13 +14,13 @@ from yunying.cli.common import (
     DataDirOpt,
     ProjectOpt,
     db_session,
-    event_store,
     handle_errors,
     make_settings,
     parse_day,
+    project_workspace,
 )
 from yunying.cli.render import FormatOpt, OutputFormat, emit_rows, write_json
-from yunying.db.projects import context_for, find_project
+from yunying.db.projects import find_project
 from yunying.people import channel_costs as costs_svc
 from yunying.people.channels import ChannelMetrics, ChannelQuery, channel_report
 
@@ -94,14 +94,13 @@ def report_command(
             "revenue_days": revenue_days,
         }
     )
-    settings = make_settings(data_dir, database_url)
-    with db_session(settings) as session:
-        ctx = context_for(find_project(session, project))
-        with event_store(settings, read_only=True) as store:
-            try:
-                report = channel_report(session=session, store=store, ctx=ctx, query=q)
-            except ValueError as exc:
-                raise CliError(f"--from: {exc}") from exc
+    with project_workspace(project, data_dir, database_url, read_only=True) as (
+        _settings, session, store, ctx,
+    ):  # fmt: skip
+        try:
+            report = channel_report(session=session, store=store, ctx=ctx, query=q)
+        except ValueError as exc:
+            raise CliError(f"--from: {exc}") from exc
     if fmt == OutputFormat.json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
         return

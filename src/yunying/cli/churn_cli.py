@@ -6,36 +6,31 @@ table, JSON or CSV. Training and scoring show a Rich spinner with elapsed time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from pydantic import BaseModel
 
-from yunying.analytics.context import ProjectContext
 from yunying.cli.common import (
     CliError,
     DatabaseUrlOpt,
     DataDirOpt,
     ProjectOpt,
     db_session,
-    event_store,
     handle_errors,
     make_settings,
     parse_day,
+    project_workspace,
     with_spinner,
 )
 from yunying.cli.query import read_spec
 from yunying.cli.render import FormatOpt, OutputFormat, emit_rows, write_json
-from yunying.config import Settings
-from yunying.db.projects import context_for, find_project
+from yunying.db.projects import find_project
 from yunying.people import churn_service as svc
 from yunying.people.bgnbd import BgNbdError
 from yunying.people.churn_config import ModelSettings, load_config, save_rules, save_settings
 from yunying.people.churn_model import ChurnModelError
 from yunying.people.churn_rules import WarningRules
-from yunying.store.base import EventStore
 
 app = typer.Typer(
     help="Churn warning (流失预警): warning line, BG/NBD, churn model.", no_args_is_help=True
@@ -45,17 +40,6 @@ AsOfOpt = Annotated[
     str | None, typer.Option("--as-of", help="Local day YYYY-MM-DD (default: today).")
 ]
 T = TypeVar("T")
-
-
-@contextmanager
-def _workspace(
-    project: str | None, data_dir: Any, database_url: Any
-) -> Iterator[tuple[Settings, Any, EventStore, ProjectContext]]:
-    settings = make_settings(data_dir, database_url)
-    with db_session(settings) as session:
-        ctx = context_for(find_project(session, project))
-        with event_store(settings) as store:
-            yield settings, session, store, ctx
 
 
 def _fields(model: BaseModel, fmt: OutputFormat, title: str, skip: tuple[str, ...] = ()) -> None:
@@ -136,7 +120,7 @@ def evaluate_command(
 ) -> None:
     """Evaluate the warning line and publish the persons over it (churn:warning)."""
     day = parse_day(as_of, "--as-of")
-    with _workspace(project, data_dir, database_url) as (_, session, store, ctx):
+    with project_workspace(project, data_dir, database_url) as (_, session, store, ctx):
         result = svc.evaluate_warning(session=session, store=store, ctx=ctx, as_of=day)
     if fmt == OutputFormat.json:
         write_json(result.model_dump(mode="json"))
@@ -158,7 +142,7 @@ def warnings_command(
     database_url: DatabaseUrlOpt = None,
 ) -> None:
     """List the persons over the warning line (newest evaluation)."""
-    with _workspace(project, data_dir, database_url) as (_, _session, store, ctx):
+    with project_workspace(project, data_dir, database_url) as (_, _session, store, ctx):
         page = svc.warned_persons(
             store=store, project_id=ctx.project_id, limit=limit, offset=offset, rule=rule
         )
@@ -182,7 +166,7 @@ def train_command(
 ) -> None:
     """Train the churn classifier with a time-based split; print its validation metrics."""
     day = parse_day(today, "--today")
-    with _workspace(project, data_dir, database_url) as (settings, session, store, ctx):
+    with project_workspace(project, data_dir, database_url) as (settings, session, store, ctx):
         try:
             report = with_spinner(
                 "training the churn model …",
@@ -211,7 +195,7 @@ def score_command(
 ) -> None:
     """Score every active person with the trained model (score:churn_risk)."""
     day = parse_day(as_of, "--as-of")
-    with _workspace(project, data_dir, database_url) as (settings, session, store, ctx):
+    with project_workspace(project, data_dir, database_url) as (settings, session, store, ctx):
         try:
             report = with_spinner(
                 "scoring persons …",
@@ -238,7 +222,7 @@ def bgnbd_command(
 ) -> None:
     """Fit BG/NBD on the purchase events; print r, alpha, a, b and the log-likelihood."""
     day = parse_day(as_of, "--as-of")
-    with _workspace(project, data_dir, database_url) as (_, session, store, ctx):
+    with project_workspace(project, data_dir, database_url) as (_, session, store, ctx):
         try:
             report = with_spinner(
                 "fitting BG/NBD …",

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session
 
+from yunying.analytics.context import ProjectContext
 from yunying.config import Settings, get_settings
 from yunying.store.base import EventStore
 
@@ -224,3 +225,18 @@ def with_spinner(label: str, work: Callable[[], R]) -> R:
     ) as progress:  # fmt: skip
         progress.add_task(label, total=None)
         return work()
+
+
+@contextmanager
+def project_workspace(
+    project: str | None, data_dir: Any, database_url: Any, *, read_only: bool = False
+) -> Iterator[tuple[Settings, Session, EventStore, ProjectContext]]:
+    """Settings, an operational-store session, the event store and the chosen project's
+    context: what every command that works on one project's people needs."""
+    from yunying.db.projects import context_for, find_project
+
+    settings = make_settings(data_dir, database_url)
+    with db_session(settings) as session:
+        ctx = context_for(find_project(session, project))
+        with event_store(settings, read_only=read_only) as store:
+            yield settings, session, store, ctx

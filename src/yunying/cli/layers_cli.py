@@ -17,15 +17,15 @@ from yunying.cli.common import (
     DataDirOpt,
     ProjectOpt,
     db_session,
-    event_store,
     handle_errors,
     make_settings,
     parse_day,
+    project_workspace,
     with_spinner,
 )
 from yunying.cli.query import read_spec
 from yunying.cli.render import FormatOpt, OutputFormat, emit_rows, write_json
-from yunying.db.projects import context_for, find_project
+from yunying.db.projects import find_project
 from yunying.people import layer_service as service
 from yunying.people.layer_settings import GROUP_KEYS, LAYERS
 
@@ -49,11 +49,10 @@ def _run(
     *, read_only: bool = True,
 ) -> T:  # fmt: skip
     """Open the project and stores, then run ``work(session, store, ctx)`` under a spinner."""
-    settings = make_settings(data_dir, database_url)
-    with db_session(settings) as session:
-        ctx = context_for(find_project(session, project))
-        with event_store(settings, read_only=read_only) as store:
-            return with_spinner(label, lambda: work(session, store, ctx))
+    with project_workspace(project, data_dir, database_url, read_only=read_only) as (
+        _settings, session, store, ctx,
+    ):  # fmt: skip
+        return with_spinner(label, lambda: work(session, store, ctx))
 
 
 def _emit_page(page: Any, cols: list[str], title: str, fmt: OutputFormat) -> None:

@@ -12,13 +12,10 @@ from yunying.cli.common import (
     DatabaseUrlOpt,
     DataDirOpt,
     ProjectOpt,
-    db_session,
-    event_store,
     handle_errors,
-    make_settings,
+    project_workspace,
 )
 from yunying.cli.render import FormatOpt, OutputFormat, emit_rows
-from yunying.db.projects import context_for, find_project
 from yunying.insights.errors import NotFound
 from yunying.insights.people import resolve_distinct_id
 from yunying.people.profile import Profile, full_profile
@@ -70,19 +67,18 @@ def show_command(
     database_url: DatabaseUrlOpt = None,
 ) -> None:
     """Properties, first/last touch, activity, lifecycle, layer, scores and segments."""
-    settings = make_settings(data_dir, database_url)
-    with db_session(settings) as session:
-        ctx = context_for(find_project(session, project))
-        with event_store(settings, read_only=True) as store:
-            try:
-                person_id = resolve_distinct_id(store, ctx, person) if distinct_id else person
-                profile = full_profile(store, ctx, person_id, session=session, recent=10)
-            except NotFound:
-                kind = "distinct id" if distinct_id else "person"
-                raise CliError(
-                    f"PERSON: no {kind} {person!r} in this project",
-                    hint="Find ids with the console's People page or `--distinct-id`.",
-                ) from None
+    with project_workspace(project, data_dir, database_url, read_only=True) as (
+        _settings, session, store, ctx,
+    ):  # fmt: skip
+        try:
+            person_id = resolve_distinct_id(store, ctx, person) if distinct_id else person
+            profile = full_profile(store, ctx, person_id, session=session, recent=10)
+        except NotFound:
+            kind = "distinct id" if distinct_id else "person"
+            raise CliError(
+                f"PERSON: no {kind} {person!r} in this project",
+                hint="Find ids with the console's People page or `--distinct-id`.",
+            ) from None
     if fmt == OutputFormat.json:
         sys.stdout.write(profile.model_dump_json(indent=2) + "\n")
         return
