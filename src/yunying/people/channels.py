@@ -20,6 +20,7 @@ from the same rows as the table.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -366,11 +367,47 @@ def run_channels(
     rules: AttributionRules | None = None,
 ) -> ChannelReport:
     """The channel report; ``costs`` maps (local day, channel) to the cost of that day."""
+    plan = _plan(store, ctx, q, today, rules, per_person=False)
+    return assemble(
+        rows(store.query(plan.sql)),
+        q=plan.q,
+        ctx=ctx,
+        date_from=plan.date_from,
+        date_to=plan.date_to,
+        cells=plan.cells,
+        activation_event=plan.activation,
+        conversion_event=plan.conversion,
+        costs=costs or {},
+    )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The pinned query and the SQL the report and its person list share."""
+
+    q: ChannelQuery
+    date_from: date
+    date_to: date
+    activation: str | None
+    conversion: str | None
+    cells: list[DnCell]
+    sql: str
+
+
+def _plan(
+    store: EventStore,
+    ctx: ProjectContext,
+    q: ChannelQuery,
+    today: date | None,
+    rules: AttributionRules | None,
+    *,
+    per_person: bool,
+) -> _Plan:
     today = today or ctx.today()
     q = pinned(q, ctx, today)
     d_from, d_to = q.date_range.resolve(ctx)
     activation, conversion = _settings(ctx, q)
-    cells = dn_cells({"c": (d_from, d_to)}, RETENTION_DAYS, today)
+    cells = [] if per_person else dn_cells({"c": (d_from, d_to)}, RETENTION_DAYS, today)
     sql = build_channel_sql(
         store.dialect,
         ctx,
@@ -384,18 +421,9 @@ def run_channels(
         revenue_days=q.revenue_days,
         cells=cells,
         rules=rules or rules_for(ctx),
+        per_person=per_person,
     )
-    return assemble(
-        rows(store.query(sql)),
-        q=q,
-        ctx=ctx,
-        date_from=d_from,
-        date_to=d_to,
-        cells=cells,
-        activation_event=activation,
-        conversion_event=conversion,
-        costs=costs or {},
-    )
+    return _Plan(q, d_from, d_to, activation, conversion, list(cells), sql)
 
 
 def new_person_channels(
@@ -410,25 +438,7 @@ def new_person_channels(
 ) -> list[PersonChannel]:
     """The new persons of the range with their channel (optionally of one channel only),
     exactly as the report counts them."""
-    today = today or ctx.today()
-    q = pinned(q, ctx, today)
-    d_from, d_to = q.date_range.resolve(ctx)
-    activation, conversion = _settings(ctx, q)
-    sql = build_channel_sql(
-        store.dialect,
-        ctx,
-        date_from=d_from,
-        date_to=d_to,
-        today=today,
-        model=q.model,
-        activation_event=activation,
-        activation_days=q.activation_days,
-        conversion_event=conversion,
-        revenue_days=q.revenue_days,
-        cells=[],
-        rules=rules or rules_for(ctx),
-        per_person=True,
-    )
+    sql = _plan(store, ctx, q, today, rules, per_person=True).sql
     if channel is not None:
         sql = f"SELECT * FROM ({sql}) s WHERE channel_name = {store.dialect.str_lit(channel)}"
     if limit is not None:
