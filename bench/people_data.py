@@ -51,7 +51,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-from common import DATA, DAYS, END, PROJECT_ID, TIMEZONE, log
+from common import DATA, DAYS, END, PROJECT_ID, TIMEZONE, log, upgraded
 
 from yunying.analytics.context import ProjectContext
 from yunying.events.model import YUNYING_NS
@@ -75,7 +75,7 @@ def people_dataset(
     path = dataset_path(persons)
     if rebuild or not path.exists():
         build(path, persons)
-    return DuckDBStore(path, read_only=read_only), PROJECT_ID, END
+    return DuckDBStore(upgraded(path), read_only=read_only), PROJECT_ID, END
 
 
 def context() -> ProjectContext:

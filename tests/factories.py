@@ -9,7 +9,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from yunying.events.model import Event, person_uuid
-from yunying.store.base import DistinctIdRow, EventStore, PersonRow, WriteBatch
+from yunying.store.base import (
+    DistinctIdRow,
+    EventStore,
+    PersonOverrideRow,
+    PersonRow,
+    WriteBatch,
+)
 
 _seq = itertools.count(1)
 
@@ -55,7 +61,9 @@ def load(
     """Write events; ``merges`` maps a distinct id to the distinct id whose person it joins.
 
     Person ids are ``person_uuid(project, root distinct id)``; ``person_props`` is keyed by
-    root distinct id.
+    root distinct id. Events keep the person of their own id (as if each id had its own
+    person before the merge), so merges go through ``person_overrides`` as the write path
+    records them when two persons with history merge.
     """
     merges = merges or {}
     ids = {e.distinct_id for e in events if e.project_id == project_id} | set(merges)
@@ -67,7 +75,12 @@ def load(
         )
         for d, props in (person_props or {}).items()
     ]
-    store.write(WriteBatch(events=events, persons=persons, distinct_ids=rows))
+    overrides = [
+        PersonOverrideRow(project_id, person_uuid(project_id, d), d)
+        for d, root in merges.items()
+        if root != d
+    ]
+    store.write(WriteBatch(events=events, persons=persons, distinct_ids=rows, overrides=overrides))
 
 
 def pid(distinct_id: str, project_id: int = 1) -> str:

@@ -1,7 +1,11 @@
 """The event rows every metric starts from: person-resolved, time-bounded, filtered.
 
-Identity merges live in ``person_distinct_ids`` and are applied here, at query time, so a
-merge that arrives late still counts and stored events are never rewritten.
+Each event carries the person it was resolved to when written (``events.person_id``);
+merges of two persons with history since then are applied here, at query time, through
+``person_overrides`` (see ``store/person_overrides.py``), so a merge that arrives late
+still counts and stored events are never rewritten. The result is the same as looking
+every event's ``distinct_id`` up in ``person_distinct_ids`` (a test checks it), without
+joining every event with the whole id map.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from datetime import datetime
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.filters import PropertyFilter, filters_sql, needs_person_join
 from yunying.store.dialect import Dialect
+from yunying.store.person_overrides import overrides_map_sql
 from yunying.store.schema import PROMOTED_COLUMNS as _PROMOTED
 
 
@@ -66,12 +71,12 @@ def events_sql(
         where.append(filters_sql(dialect, event_filters, event_alias="e"))
     extra = "".join(f", {c}" for c in columns)
     inner = (
-        "SELECT coalesce(m.person_id, e.person_id) AS pid, e.event AS event, "
+        "SELECT coalesce(o.person_id, e.person_id) AS pid, e.event AS event, "
         "e.timestamp AS ts, e.uuid AS uuid, e.distinct_id AS distinct_id, "
         "e.properties AS properties, "
         + ", ".join(f"e.{c} AS {c}" for c in _PROMOTED)
-        + f" FROM events e LEFT JOIN ({person_map_sql(dialect, ctx)}) m "
-        f"ON m.distinct_id = e.distinct_id WHERE {' AND '.join(where)}"
+        + f" FROM events e LEFT JOIN ({overrides_map_sql(dialect, ctx.project_id)}) o "
+        f"ON o.old_person_id = e.person_id WHERE {' AND '.join(where)}"
     )
     join_person = needs_person_join(list(filters)) or any("p." in c for c in columns)
     outer_where = (

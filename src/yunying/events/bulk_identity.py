@@ -24,7 +24,7 @@ from yunying.events.columnar import Columns
 from yunying.events.identity import IdentityState, referenced_ids, resolve
 from yunying.events.import_sources import EPOCH
 from yunying.events.model import Event
-from yunying.store.base import DistinctIdRow, EventStore, PersonRow
+from yunying.store.base import DistinctIdRow, EventStore, PersonOverrideRow, PersonRow
 
 
 @dataclass
@@ -47,6 +47,7 @@ class Resolved:
     person_id: pa.Array
     distinct_ids: list[DistinctIdRow]
     persons: list[PersonRow]
+    overrides: list[PersonOverrideRow] = field(default_factory=list)
 
 
 def resolve_batch(store: EventStore, project_id: int, batch: Columns) -> Resolved:
@@ -57,7 +58,7 @@ def resolve_batch(store: EventStore, project_id: int, batch: Columns) -> Resolve
     as sightings of their ids, and the store skips them on write.
     """
     if len(batch) == 0:
-        return Resolved(batch, pa.array([], pa.string()), [], [])
+        return Resolved(batch, pa.array([], pa.string()), [], [], [])
     batch = _without_stored_changes(store, project_id, batch)
     table = batch.table
     touching = pc.indices_nonzero(batch.touches).to_pylist()
@@ -101,7 +102,9 @@ def resolve_batch(store: EventStore, project_id: int, batch: Columns) -> Resolve
             state.person_of(step[0], EPOCH + timedelta(microseconds=step[1]))
     person = _person_ids(dids_sorted, unique_ids, first_positions, initial, state.history)
     pdi_rows, person_rows = state.rows()
-    return Resolved(batch, person.take(pa.array(position)), pdi_rows, person_rows)
+    return Resolved(
+        batch, person.take(pa.array(position)), pdi_rows, person_rows, state.override_rows()
+    )
 
 
 def _without_stored_changes(store: EventStore, project_id: int, batch: Columns) -> Columns:

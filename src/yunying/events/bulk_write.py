@@ -182,7 +182,7 @@ def write_resolved(store: EventStore, project_id: int, resolved: Resolved) -> in
     """One transaction: the batch's events (stored uuids skipped), persons and ids."""
     table = event_table(project_id, resolved)
     if writes_arrow(store):
-        batch = ArrowWriteBatch(table, resolved.persons, resolved.distinct_ids)
+        batch = ArrowWriteBatch(table, resolved.persons, resolved.distinct_ids, resolved.overrides)
         return store.write_arrow(batch)  # type: ignore[attr-defined,no-any-return]
     events = [
         Event(
@@ -197,4 +197,6 @@ def write_resolved(store: EventStore, project_id: int, resolved: Resolved) -> in
         )
         for r in table.to_pylist()
     ]
-    return store.write(WriteBatch(events, resolved.persons, resolved.distinct_ids))
+    return store.write(
+        WriteBatch(events, resolved.persons, resolved.distinct_ids, resolved.overrides)
+    )

@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from yunying.events.model import Event, person_uuid
-from yunying.store.base import DistinctIdRow, PersonRow
+from yunying.store.base import DistinctIdRow, PersonOverrideRow, PersonRow
 
 IDENTIFY = "$identify"
 CREATE_ALIAS = "$create_alias"
@@ -121,6 +121,8 @@ class IdentityState:
     load_person: Callable[[str], PersonRow | None] | None = None
     changed_ids: dict[str, str] = field(default_factory=dict)
     changed_persons: set[str] = field(default_factory=set)
+    # absorbed person → one of its ids: where its already stamped events now belong
+    absorbed: dict[str, str] = field(default_factory=dict)
     _batch_members: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False)
     _stored_persons: set[str] = field(default_factory=set, init=False, repr=False)
 
@@ -180,6 +182,7 @@ class IdentityState:
         members.add(other_id)
         for d in members:
             self._map(d, target)
+        self.absorbed.setdefault(current, other_id)
         absorbed = self._person(current)
         kept = self._ensure_person(target, seen_at)
         if absorbed is not None:
@@ -224,6 +227,10 @@ class IdentityState:
             row.version = max(row.version + 1, version)
             persons.append(row)
         return ids, persons
+
+    def override_rows(self) -> list[PersonOverrideRow]:
+        """Persons absorbed in this batch: their events resolve through ``person_overrides``."""
+        return [PersonOverrideRow(self.project_id, p, d) for p, d in self.absorbed.items()]
 
 
 _MISSING = object()

@@ -88,6 +88,7 @@ def prepare_batch(
         batch.events.extend(group)
         batch.distinct_ids.extend(pdi_rows)
         batch.persons.extend(person_rows)
+        batch.overrides.extend(state.override_rows())
     return batch
 
 

@@ -37,12 +37,27 @@ class DistinctIdRow:
 
 
 @dataclass(slots=True)
+class PersonOverrideRow:
+    """Events stamped ``old_person_id`` now belong to whoever owns ``distinct_id``.
+
+    Written when a person is absorbed by another (two persons with history merge):
+    ``distinct_id`` is one of the absorbed person's ids, which move together from then
+    on, so a later merge of the new owner needs no new row for these events.
+    """
+
+    project_id: int
+    old_person_id: str
+    distinct_id: str
+
+
+@dataclass(slots=True)
 class WriteBatch:
     """Everything one group commit writes, atomically: events, person and id-map updates."""
 
     events: list[Event] = field(default_factory=list)
     persons: list[PersonRow] = field(default_factory=list)
     distinct_ids: list[DistinctIdRow] = field(default_factory=list)
+    overrides: list[PersonOverrideRow] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -56,6 +71,7 @@ class ArrowWriteBatch:
     events: pa.Table
     persons: list[PersonRow] = field(default_factory=list)
     distinct_ids: list[DistinctIdRow] = field(default_factory=list)
+    overrides: list[PersonOverrideRow] = field(default_factory=list)
 
 
 class EventStore(Protocol):

@@ -26,9 +26,11 @@ from yunying.store.base import ArrowWriteBatch, PersonRow, WriteBatch
 from yunying.store.dialect import DuckDBDialect
 from yunying.store.identity_mirror import IdentityMirror
 from yunying.store.optimistic import OptimisticBatch, StoredDuplicate
+from yunying.store.person_overrides import missing_overrides_sql
 from yunying.store.schema import (
     PERSON_ARROW_SCHEMA,
     events_to_arrow,
+    overrides_to_arrow,
     pdi_to_arrow,
     stored_person,
 )
@@ -68,6 +70,14 @@ CREATE TABLE IF NOT EXISTS person_distinct_ids (
 );
 """
 
+_OVERRIDES_DDL = """
+CREATE TABLE person_overrides (
+    project_id INTEGER NOT NULL,
+    old_person_id VARCHAR NOT NULL,
+    distinct_id VARCHAR NOT NULL
+);
+"""
+
 
 CHECKPOINT_THRESHOLD = "64MB"
 
@@ -99,10 +109,22 @@ class DuckDBStore:
 
     def ensure_schema(self) -> None:
         with self._lock:
-            self._con.execute(_DDL).fetchall()
+            con = self._con
+            con.execute(_DDL).fetchall()
+            exists = con.execute(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_schema = current_schema() AND table_name = 'person_overrides'"
+            ).fetchall()[0][0]
+            if not exists:  # new, or a store from before persons on events
+                con.execute("BEGIN TRANSACTION").fetchall()
+                con.execute(_OVERRIDES_DDL).fetchall()
+                con.execute(
+                    f"INSERT INTO person_overrides {missing_overrides_sql(self.dialect)}"
+                ).fetchall()
+                con.execute("COMMIT").fetchall()
 
     def write(self, batch: WriteBatch) -> int:
-        if not (batch.events or batch.persons or batch.distinct_ids):
+        if not (batch.events or batch.persons or batch.distinct_ids or batch.overrides):
             return 0
         events = events_to_arrow(batch.events) if batch.events else None
         return self._write_atomic(batch, events, optimistic=isinstance(batch, OptimisticBatch))
@@ -110,7 +132,7 @@ class DuckDBStore:
     def write_arrow(self, batch: ArrowWriteBatch) -> int:
         """``write`` for events already in columns (the bulk import's path)."""
         events = batch.events if batch.events.num_rows else None
-        if events is None and not (batch.persons or batch.distinct_ids):
+        if events is None and not (batch.persons or batch.distinct_ids or batch.overrides):
             return 0
         return self._write_atomic(batch, events, optimistic=False)
 
@@ -167,6 +189,10 @@ class DuckDBStore:
                     "ORDER BY project_id, distinct_id, version DESC"
                 ).fetchall()
                 con.unregister("_yy_pdi_in")
+            if batch.overrides:
+                con.register("_yy_overrides_in", overrides_to_arrow(batch.overrides))
+                con.execute("INSERT INTO person_overrides SELECT * FROM _yy_overrides_in")
+                con.unregister("_yy_overrides_in")
             try:
                 con.execute("COMMIT").fetchall()
             except BaseException:

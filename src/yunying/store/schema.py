@@ -15,7 +15,7 @@ import orjson
 import pyarrow as pa
 
 from yunying.events.model import NUMERIC_PROMOTED, PROMOTED_PROPERTIES, Event
-from yunying.store.base import DistinctIdRow, PersonRow
+from yunying.store.base import DistinctIdRow, PersonOverrideRow, PersonRow
 
 PROMOTED_COLUMNS = list(PROMOTED_PROPERTIES.values())
 
@@ -54,6 +54,14 @@ PERSON_ARROW_SCHEMA = pa.schema(
         ("properties", pa.string()),
         ("created_at", _TS),
         ("version", pa.int64()),
+    ]
+)
+
+OVERRIDE_ARROW_SCHEMA = pa.schema(
+    [
+        ("project_id", pa.int32()),
+        ("old_person_id", pa.string()),
+        ("distinct_id", pa.string()),
     ]
 )
 
@@ -160,4 +168,15 @@ def pdi_to_arrow(rows: list[DistinctIdRow]) -> pa.Table:
             "version": [r.version for r in rows],
         },
         schema=PDI_ARROW_SCHEMA,
+    )
+
+
+def overrides_to_arrow(rows: list[PersonOverrideRow]) -> pa.Table:
+    return pa.table(
+        {
+            "project_id": [r.project_id for r in rows],
+            "old_person_id": [r.old_person_id for r in rows],
+            "distinct_id": [r.distinct_id for r in rows],
+        },
+        schema=OVERRIDE_ARROW_SCHEMA,
     )
