@@ -15,9 +15,21 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from yunying.store.base import ArrowWriteBatch, DistinctIdRow, PersonRow, WriteBatch
+from yunying.store.base import (
+    ArrowWriteBatch,
+    DistinctIdRow,
+    PersonOverrideRow,
+    PersonRow,
+    WriteBatch,
+)
 from yunying.store.dialect import ClickHouseDialect
-from yunying.store.schema import events_to_arrow, pdi_to_arrow, persons_to_arrow
+from yunying.store.person_overrides import missing_overrides_sql
+from yunying.store.schema import (
+    events_to_arrow,
+    overrides_to_arrow,
+    pdi_to_arrow,
+    persons_to_arrow,
+)
 
 _DDL = [
     """
@@ -60,6 +72,15 @@ _DDL = [
     """,
 ]
 
+# Created apart: a store from before persons on events gets its rows computed once.
+_OVERRIDES_DDL = """
+    CREATE TABLE {db}.person_overrides (
+        project_id Int32,
+        old_person_id String,
+        distinct_id String
+    ) ENGINE = MergeTree ORDER BY (project_id, old_person_id)
+"""
+
 
 class _Chdb:
     """In-process ClickHouse (tests, single machine)."""
@@ -88,12 +109,36 @@ class _Chdb:
 
 
 class _Server:
-    """A ClickHouse server over HTTP (clickhouse-connect)."""
+    """A ClickHouse server over HTTP (clickhouse-connect).
 
-    def __init__(self, url: str) -> None:
+    One client serves every thread, so it opens no session: a session takes one query at
+    a time (the client and the server both refuse a second). The database, from the URL's
+    path or else ``database``, is created when missing, as ``_Chdb`` does, and is every
+    request's current database: metric SQL names its tables without one.
+    """
+
+    def __init__(self, url: str, database: str = "yunying") -> None:
+        from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+
         import clickhouse_connect
 
-        self._c = clickhouse_connect.get_client(dsn=url)
+        parts = urlsplit(url)
+        self.database = unquote(parts.path.strip("/").split("/")[0]) or database
+        options: dict[str, Any] = {"autogenerate_session_id": False}
+        options.update(parse_qsl(parts.query))  # client options, else ClickHouse settings
+        self._c = clickhouse_connect.get_client(
+            dsn=urlunsplit((parts.scheme, parts.netloc, "", "", "")),
+            # The client takes no scheme from a DSN: without this, https:// is plain http.
+            interface=parts.scheme if parts.scheme in ("http", "https") else None,
+            generic_args=options,
+        )
+        d = ClickHouseDialect()
+        found = self._c.command(
+            f"SELECT count() FROM system.databases WHERE name = {d.str_lit(self.database)}"
+        )
+        if not found:  # checked first: a user may lack the right to CREATE an existing one
+            self._c.command(f"CREATE DATABASE IF NOT EXISTS {d.ident(self.database)}")
+        self._c.database = self.database
 
     def command(self, sql: str) -> None:
         self._c.command(sql)
@@ -123,7 +168,8 @@ class ClickHouseStore:
     @classmethod
     def from_settings(cls, settings: Any) -> ClickHouseStore:
         if settings.clickhouse_url:
-            return cls(_Server(settings.clickhouse_url))
+            server = _Server(settings.clickhouse_url)
+            return cls(server, server.database)  # the URL's database, not a fixed name
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         return cls.in_process(str(settings.chdb_path))
 
@@ -131,6 +177,16 @@ class ClickHouseStore:
         with self._lock:
             for ddl in _DDL:
                 self._b.command(ddl.format(db=self.db))
+            exists = self._q(
+                f"SELECT count() AS n FROM system.tables WHERE database = "
+                f"{self.dialect.str_lit(self.db)} AND name = 'person_overrides'"
+            )
+            if not exists.column("n")[0].as_py():
+                self._b.command(_OVERRIDES_DDL.format(db=self.db))
+                self._b.command(
+                    f"INSERT INTO {self.db}.person_overrides "
+                    f"{missing_overrides_sql(self.dialect)}{self.dialect.settings_suffix()}"
+                )
 
     def _q(self, sql: str) -> pa.Table:
         return self._b.query_arrow(sql)
@@ -144,18 +200,19 @@ class ClickHouseStore:
         for e in batch.events:
             by_key.setdefault((e.project_id, e.uuid), e)
         events = events_to_arrow(list(by_key.values())) if by_key else None
-        return self._write(events, batch.persons, batch.distinct_ids)
+        return self._write(events, batch.persons, batch.distinct_ids, batch.overrides)
 
     def write_arrow(self, batch: ArrowWriteBatch) -> int:
         """``write`` for events already in columns (the bulk import's path)."""
         events = batch.events if batch.events.num_rows else None
-        return self._write(events, batch.persons, batch.distinct_ids)
+        return self._write(events, batch.persons, batch.distinct_ids, batch.overrides)
 
     def _write(
         self,
         events: pa.Table | None,
         persons: list[PersonRow],
         distinct_ids: list[DistinctIdRow],
+        overrides: list[PersonOverrideRow],
     ) -> int:
         """Insert the events not stored yet (no uuid twice in ``events``), then identities."""
         inserted = 0
@@ -176,6 +233,8 @@ class ClickHouseStore:
                 self._b.insert_arrow(f"{self.db}.persons", persons_to_arrow(persons))
             if distinct_ids:
                 self._b.insert_arrow(f"{self.db}.person_distinct_ids", pdi_to_arrow(distinct_ids))
+            if overrides:
+                self._b.insert_arrow(f"{self.db}.person_overrides", overrides_to_arrow(overrides))
         return inserted
 
     def existing_uuids(self, project_id: int, uuids: Iterable[str]) -> set[str]:

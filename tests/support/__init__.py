@@ -1,0 +1,1 @@
+"""Test harnesses that stand in for infrastructure CI cannot install."""
