@@ -389,6 +389,8 @@ def test_exclusions_remove_the_person(store):
     assert persons(store, q, 1) == {pid("u2"), pid("u3"), pid("u5"), pid("u6")}
     wide = fq("A", "B", "C", exclusions=[{"event": "X", "from_step": 1, "to_step": 3}])
     assert counts(store, wide) == [3, 2, 0]  # u2 now excluded too (X before its C)
+    late = fq("A", "B", "C", exclusions=[{"event": "X", "from_step": 2, "to_step": 3}])
+    assert counts(store, late) == [5, 4, 2]  # only u2: u1's X is before its matched B
     assert counts(store, fq("A", "B", "C")) == [6, 5, 3]
 
 
@@ -754,21 +756,24 @@ event_lists = st.lists(
     steps=st.lists(st.sampled_from(["A", "B", "C"]), min_size=2, max_size=4),
     window_hours=st.sampled_from([1, 6, 24, 48]),
     exclude=st.booleans(),
+    pair=st.integers(min_value=0, max_value=5),
 )
-def test_ordered_matches_reference(raw, steps, window_hours, exclude):
+def test_ordered_matches_reference(raw, steps, window_hours, exclude, pair):
     store = make_store("duckdb")
     try:
         made = [ev(p, name, BASE + timedelta(hours=h)) for p, name, h in raw]
         load(store, made)
         events = [(e.distinct_id, e.event, e.timestamp, i) for i, e in enumerate(made)]
         window = timedelta(hours=window_hours)
-        exclusion = ("X", 1, len(steps)) if exclude else None
+        pairs = [(a, b) for b in range(2, len(steps) + 1) for a in range(1, b)]
+        a, b = pairs[pair % len(pairs)]  # exclusion between the matched steps a and b
+        exclusion = ("X", a, b) if exclude else None
         q = fq(
             *steps,
             date_range=REF_RANGE,
             window=window_hours,
             window_unit="hours",
-            exclusions=[{"event": "X", "from_step": 1, "to_step": len(steps)}] if exclude else [],
+            exclusions=[{"event": "X", "from_step": a, "to_step": b}] if exclude else [],
         )
         r: FunnelResult = run_funnel(store, CTX, q)
         want, deltas, reached = reference_ordered(events, steps, window, exclusion)
@@ -790,5 +795,93 @@ def test_ordered_matches_reference(raw, steps, window_hours, exclude):
         got_un = [s.count for s in un.steps]
         assert got_un == reference_unordered(events, steps, window)
         assert all(a >= b for a, b in itertools.pairwise(got_un))
+    finally:
+        store.close()
+
+
+def _reached_per_entry(
+    evs: list[Ev], steps: list[str], window: timedelta, mode: str
+) -> list[tuple[Ev, int]]:
+    """(entry, reached) for each attempt of one person (events sorted by time, then uuid)."""
+    out = []
+    for i, e in enumerate(evs):
+        if e[1] != steps[0] or not RANGE_START <= e[2] < RANGE_END:
+            continue
+        if mode == "ordered":
+            out.append((e, len(_greedy(evs, steps, e, window))))
+            continue
+        k = 1
+        while (
+            k < len(steps)
+            and i + k < len(evs)
+            and evs[i + k][1] == steps[k]
+            and evs[i + k - 1][2] < evs[i + k][2] <= e[2] + window
+        ):
+            k += 1
+        out.append((e, k))
+    return out
+
+
+tagged_event_lists = st.lists(
+    st.tuples(
+        st.sampled_from(["p1", "p2"]),
+        st.sampled_from(["A", "A", "B", "C"]),
+        st.integers(min_value=20, max_value=3 * 24),  # whole hours: entries often tie
+        st.sampled_from(["x", "y", None]),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@pytest.mark.parametrize(
+    "engine", ["duckdb", pytest.param("clickhouse", marks=pytest.mark.clickhouse)]
+)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    raw=tagged_event_lists,
+    steps=st.lists(st.sampled_from(["A", "B", "C"]), min_size=2, max_size=3),
+    window_hours=st.sampled_from([1, 6, 24]),
+    mode=st.sampled_from(["ordered", "strict"]),
+)
+def test_breakdown_follows_the_best_attempt(engine, raw, steps, window_hours, mode):
+    """The breakdown value is the best attempt's entry's: furthest step, then earliest
+    entry, then uuid, which decides between entries at the same instant."""
+    store = make_store(engine)
+    try:
+        made = [
+            ev(p, name, BASE + timedelta(hours=h), **({"plan": v} if v else {}))
+            for p, name, h, v in raw
+        ]
+        load(store, made)
+        window = timedelta(hours=window_hours)
+        events = [(e.distinct_id, e.event, e.timestamp, i) for i, e in enumerate(made)]
+        best: dict[str, tuple[int, str]] = {}
+        for person in sorted({e[0] for e in events}):
+            evs = sorted((e for e in events if e[0] == person), key=lambda e: (e[2], e[3]))
+            attempts = _reached_per_entry(evs, steps, window, mode)
+            if attempts:
+                entry, k = min(attempts, key=lambda a: (-a[1], a[0][2], a[0][3]))
+                best[person] = (k, made[entry[3]].properties.get("plan") or "$none")
+        q = fq(
+            *steps,
+            mode=mode,
+            date_range=REF_RANGE,
+            window=window_hours,
+            window_unit="hours",
+            breakdown={"property": "plan"},
+        )
+        r = run_funnel(store, CTX, q)
+        want = {
+            v: [
+                sum(1 for k, b in best.values() if b == v and k >= s)
+                for s in range(1, len(steps) + 1)
+            ]
+            for v in {b for _, b in best.values()}
+        }
+        assert {b.value: [s.count for s in b.steps] for b in r.breakdown} == want
+        for v in want:
+            got = funnel_persons(store, CTX, q, 1, breakdown_value=v, limit=100)
+            assert got == sorted(pid(p) for p, (_, b) in best.items() if b == v)
     finally:
         store.close()

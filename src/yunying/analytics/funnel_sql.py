@@ -9,14 +9,18 @@ running min window (steps used more than once: running totals looked up with ASO
 Everything is set-based, so it scales with the engine rather than with the number of
 events per person.
 
-ClickHouse inlines every CTE at each reference, so apart from ``ev`` (and, in ordered mode,
-the small ``en``/``pb``) each CTE is read once: per-person flags and breakdown ranks are
-window functions, not self-joins.
+Ordered mode reads each step's events with its own scan (``event = …``, which the
+engines push into the scan), joined straight to ``pb``, the persons who entered: that
+join keeps only events between a person's first entry and last entry plus the window,
+and numbers the persons (``pk``) so the ASOF joins sort integers, not 36-character person
+ids. No wide, string-keyed event set is materialised, and on ClickHouse, which inlines
+every CTE at each reference, each reference reads only its own step's events. Strict and
+unordered modes read one ``ev`` (events flagged per step); their per-person flags and
+breakdown ranks are window functions, not self-joins, so apart from ``ev`` each CTE is
+read once.
 
-Ordered mode looks later steps up only among the events of persons who entered, between
-their first entry and their last entry plus the window (``pb``): nothing outside can be
-matched, and the ASOF joins then sort a fraction of the step events (a 3-step funnel over
-30 days of the 50,000-person demo: 1.3M candidate rows → 0.5M).
+Ordered and strict modes pick the best attempt with two aggregations, not a window sort:
+per (person, reached) the earliest entry, then per person the furthest reached.
 """
 
 from __future__ import annotations
@@ -70,7 +74,8 @@ def _breakdown_expr(dialect: Dialect, b: Breakdown) -> str:
 
 
 def _ev(dialect: Dialect, ctx: ProjectContext, q: FunnelQuery) -> str:
-    """Events the funnel sees, one 0/1 flag per step (s1…) and per exclusion (x1…)."""
+    """Strict and unordered modes: the events the funnel sees, one 0/1 flag per step (s1…)
+    and per exclusion (x1…)."""
     start, end = ctx.day_range_utc(*entry_dates(ctx, q))
     cols = [f"{dialect.epoch_micros('e.ts')} AS tus"]
     cols += [f"{_match(dialect, s)} AS s{k}" for k, s in enumerate(q.steps, 1)]
@@ -78,7 +83,8 @@ def _ev(dialect: Dialect, ctx: ProjectContext, q: FunnelQuery) -> str:
     if q.breakdown is not None:
         cols.append(f"{_breakdown_expr(dialect, q.breakdown)} AS bd")
     strict = q.mode == "strict"
-    names = None if strict else [s.event for s in q.steps] + [x.event for x in q.exclusions]
+    selectors = [*q.steps, *q.exclusions]
+    names = None if strict else [s.event for s in selectors]
     base = events_sql(
         dialect,
         ctx,
@@ -96,6 +102,8 @@ def _ev(dialect: Dialect, ctx: ProjectContext, q: FunnelQuery) -> str:
             f"SELECT {keep}, row_number() OVER (PARTITION BY pid ORDER BY tus, uuid) AS rn "
             f"FROM ({base}) b"
         )
+    if not any(s.filters for s in selectors):  # the scan's event names are the flags
+        return f"SELECT {keep} FROM ({base}) b"
     return f"SELECT {keep} FROM ({base}) b WHERE {' OR '.join(f'{f} = 1' for f in flags)}"
 
 
@@ -104,64 +112,42 @@ def _entry(ctx: ProjectContext, q: FunnelQuery, alias: str = "") -> str:
     return f"{alias}tus >= {_micros(start)} AND {alias}tus < {_micros(end)}"
 
 
-def _chain_ctes(ctx: ProjectContext, q: FunnelQuery) -> list[tuple[str, str]]:
-    """Ordered/strict: ``att``, one row per attempt (entry), with t1…tn, reached, xcl.
-
-    t_k is meaningful only for k <= reached. ``xcl`` = 1 when an exclusion event lies
-    strictly between this attempt's matched steps a and b.
-    """
-    n, w = len(q.steps), q.window_seconds * 1_000_000
-    strict = q.mode == "strict"
-    bd = ", bd" if q.breakdown else ""
-    out: list[tuple[str, str]] = []
-    cols = [f"a.pid AS pid, a.uuid AS u1, a.tus AS t1{', a.bd AS bd' if bd else ''}"]
-    joins = []
-    valid = []  # per step k >= 2: did the attempt's chain reach it?
-    entries = (
-        f"SELECT pid, uuid, tus{', rn' if strict else ''}{bd} FROM ev "
-        f"WHERE s1 = 1 AND {_entry(ctx, q)}"
+def _scan(
+    dialect: Dialect, ctx: ProjectContext, q: FunnelQuery, sel: EventSelector, *, entry: bool
+) -> str:
+    """``pid, tus`` of the events one selector matches (after the global filters): entries
+    in the entry range, later steps up to the range end plus the window. Entries also carry
+    ``uuid, bd`` when there is a breakdown (ties at one instant matter only for it)."""
+    start, end = ctx.day_range_utc(*entry_dates(ctx, q))
+    if not entry:
+        end += timedelta(seconds=q.window_seconds)
+    cols = [f"{dialect.epoch_micros('e.ts')} AS tus"]
+    if entry and q.breakdown is not None:
+        cols.append(f"{_breakdown_expr(dialect, q.breakdown)} AS bd")
+    base = events_sql(
+        dialect,
+        ctx,
+        start=start,
+        end=end,
+        event_names=[sel.event],
+        filters=[*q.filters, *sel.filters],
+        columns=cols,
     )
-    source, key = f"({entries})", "pid"
-    if not strict:  # persons who entered: later matches lie in (first entry, last + window]
-        out.append(("en", entries))
-        # pk numbers the persons (deterministically, so ClickHouse's inlined copies agree):
-        # the ASOF joins sort on (pk, tus), integers, not on 36-character person ids.
-        out.append(
-            (
-                "pb",
-                "SELECT pid, dense_rank() OVER (ORDER BY pid) AS pk, lo, hi FROM (SELECT pid, "
-                f"min(tus) AS lo, max(tus) + {w} AS hi FROM en GROUP BY pid) g",
-            )
-        )
-        keep = ", ".join(f"en.{c} AS {c}" for c in ["pid", "uuid", "tus", *(["bd"] if bd else [])])
-        source = f"(SELECT {keep}, pb.pk AS pk FROM en INNER JOIN pb ON pb.pid = en.pid)"
-        key = "pk"
+    return f"SELECT pid, tus{', uuid, bd' if len(cols) > 1 else ''} FROM ({base}) b"
 
-    def candidates(flag: str) -> str:
-        return (
-            f"SELECT pb.pk AS pk, ev.tus AS tus FROM ev INNER JOIN pb ON pb.pid = ev.pid "
-            f"WHERE ev.{flag} = 1 AND ev.tus > pb.lo AND ev.tus <= pb.hi"
-        )
 
-    for k in range(2, n + 1):
-        prev = "a.tus" if k == 2 else f"e{k - 1}.tus"
-        cols.append(f"e{k}.tus AS t{k}")
-        if strict:
-            cols.append(f"e{k}.s{k} AS f{k}")
-            joins.append(f"LEFT JOIN ev e{k} ON e{k}.pid = a.pid AND e{k}.rn = a.rn + {k - 1}")
-            valid.append(f"f{k} = 1 AND t{k} > t{k - 1} AND t{k} <= t1 + {w}")
-        else:  # the earliest step-k event after the previous match; beyond the window = miss
-            out.append((f"st{k}", candidates(f"s{k}")))
-            joins.append(f"ASOF LEFT JOIN st{k} e{k} ON e{k}.pk = a.pk AND e{k}.tus > {prev}")
-            valid.append(f"t{k} <= t1 + {w}")
-    for j, x in enumerate(q.exclusions, 1):
-        at_a = "a.tus" if x.from_step == 1 else f"e{x.from_step}.tus"
-        body = f"SELECT pid, tus FROM ev WHERE x{j} = 1" if strict else candidates(f"x{j}")
-        out.append((f"xe{j}", body))
-        joins.append(f"ASOF LEFT JOIN xe{j} x{j} ON x{j}.{key} = a.{key} AND x{j}.tus > {at_a}")
-        cols.append(f"x{j}.tus AS xn{j}")
-    out.append(("chain", f"SELECT {', '.join(cols)} FROM {source} a {' '.join(joins)}"))
-    # Strict steps are separate look-ups, so reaching k needs every step before it too.
+def _attempts(
+    q: FunnelQuery, out: list[tuple[str, str]], key: str, chain: str, valid: list[str]
+) -> None:
+    """Append ``att``: one row per attempt with t1…tn, reached, xcl (and u1, bd).
+
+    ``chain`` has t1…tn and xn1… per attempt; ``valid[k - 2]`` says the attempt's chain
+    reached step k. t_k is meaningful only for k <= reached. ``xcl`` = 1 when an exclusion
+    event lies strictly between this attempt's matched steps a and b.
+    """
+    n = len(q.steps)
+    tb = ", u1, bd" if q.breakdown else ""
+    out.append(("chain", chain))
     reached = " ".join(f"WHEN {' AND '.join(valid[: k - 1])} THEN {k}" for k in range(n, 1, -1))
     times = ", ".join(f"t{k}" for k in range(1, n + 1))
     xn = "".join(f", xn{j}" for j in range(1, len(q.exclusions) + 1))
@@ -171,18 +157,122 @@ def _chain_ctes(ctx: ProjectContext, q: FunnelQuery) -> list[tuple[str, str]]:
     out.append(
         (
             "att",
-            f"SELECT pid, u1, {times}{bd}, reached, "
+            f"SELECT {key}, {times}{tb}, reached, "
             f"{f'CASE WHEN {hits} THEN 1 ELSE 0 END' if hits else '0'} AS xcl "
-            f"FROM (SELECT pid, u1, {times}{bd}{xn}, CASE {reached} ELSE 1 END AS reached "
+            f"FROM (SELECT {key}, {times}{tb}{xn}, CASE {reached} ELSE 1 END AS reached "
             f"FROM chain) c",
         )
     )
+
+
+def _ordered_ctes(dialect: Dialect, ctx: ProjectContext, q: FunnelQuery) -> list[tuple[str, str]]:
+    """Ordered: ``en`` (entries), ``pb`` (persons who entered), ``st2``… (step events that
+    an attempt can reach), ``chain`` and ``att`` keyed by the person number ``pk``."""
+    n, w = len(q.steps), q.window_seconds * 1_000_000
+    bd = q.breakdown is not None
+    extra = ["uuid", "bd"] if bd else []
+    out = [("en", _scan(dialect, ctx, q, q.steps[0], entry=True))]
+    # Later matches lie in (first entry, last entry + window]. pk numbers the persons
+    # deterministically, so ClickHouse's inlined copies of pb agree.
+    out.append(
+        (
+            "pb",
+            "SELECT pid, dense_rank() OVER (ORDER BY pid) AS pk, lo, hi FROM (SELECT pid, "
+            f"min(tus) AS lo, max(tus) + {w} AS hi FROM en GROUP BY pid) g",
+        )
+    )
+
+    def candidates(sel: EventSelector) -> str:
+        return (
+            f"SELECT pb.pk AS pk, s.tus AS tus FROM ({_scan(dialect, ctx, q, sel, entry=False)}) "
+            "s INNER JOIN pb ON pb.pid = s.pid WHERE s.tus > pb.lo AND s.tus <= pb.hi"
+        )
+
+    keep = ", ".join(["pb.pk AS pk", "en.tus AS tus", *(f"en.{c} AS {c}" for c in extra)])
+    cols = ["a.pk AS pk", "a.tus AS t1", *(["a.uuid AS u1", "a.bd AS bd"] if bd else [])]
+    joins, valid = [], []
+    for k in range(2, n + 1):  # the earliest step-k event after the previous match
+        prev = "a.tus" if k == 2 else f"e{k - 1}.tus"
+        # An attempt that missed step k - 1 gets a NULL key: it matches nothing and costs
+        # the join less (a NULL t_k is as unread as any t_k past reached).
+        on = "a.pk" if k == 2 else f"CASE WHEN {prev} <= a.tus + {w} THEN a.pk END"
+        out.append((f"st{k}", candidates(q.steps[k - 1])))
+        joins.append(f"ASOF LEFT JOIN st{k} e{k} ON e{k}.pk = {on} AND e{k}.tus > {prev}")
+        cols.append(f"e{k}.tus AS t{k}")
+        valid.append(f"t{k} <= t1 + {w}")  # beyond the window = miss
+    for j, x in enumerate(q.exclusions, 1):
+        at_a = "a.tus" if x.from_step == 1 else f"e{x.from_step}.tus"
+        out.append((f"xe{j}", candidates(x)))
+        joins.append(f"ASOF LEFT JOIN xe{j} x{j} ON x{j}.pk = a.pk AND x{j}.tus > {at_a}")
+        cols.append(f"x{j}.tus AS xn{j}")
+    chain = (
+        f"SELECT {', '.join(cols)} FROM (SELECT {keep} FROM en INNER JOIN pb "
+        f"ON pb.pid = en.pid) a {' '.join(joins)}"
+    )
+    _attempts(q, out, "pk", chain, valid)
     return out
 
 
+def _strict_ctes(ctx: ProjectContext, q: FunnelQuery) -> list[tuple[str, str]]:
+    """Strict: ``chain``/``att`` keyed by ``pid``; step k is event number rn + k - 1."""
+    n, w = len(q.steps), q.window_seconds * 1_000_000
+    bd = ", a.uuid AS u1, a.bd AS bd" if q.breakdown else ""
+    cols = [f"a.pid AS pid, a.tus AS t1{bd}"]
+    joins, valid = [], []
+    for k in range(2, n + 1):
+        cols += [f"e{k}.tus AS t{k}", f"e{k}.s{k} AS f{k}"]
+        joins.append(f"LEFT JOIN ev e{k} ON e{k}.pid = a.pid AND e{k}.rn = a.rn + {k - 1}")
+        # Steps are separate look-ups, so reaching k needs every step before it too.
+        valid.append(f"f{k} = 1 AND t{k} > t{k - 1} AND t{k} <= t1 + {w}")
+    for j, x in enumerate(q.exclusions, 1):
+        at_a = "a.tus" if x.from_step == 1 else f"e{x.from_step}.tus"
+        joins.append(f"ASOF LEFT JOIN xe{j} x{j} ON x{j}.pid = a.pid AND x{j}.tus > {at_a}")
+        cols.append(f"x{j}.tus AS xn{j}")
+    out = [
+        (f"xe{j}", f"SELECT pid, tus FROM ev WHERE x{j} = 1")
+        for j in range(1, len(q.exclusions) + 1)
+    ]
+    entries = (
+        f"SELECT pid, tus, rn{', uuid, bd' if q.breakdown else ''} FROM ev "
+        f"WHERE s1 = 1 AND {_entry(ctx, q)}"
+    )
+    chain = f"SELECT {', '.join(cols)} FROM ({entries}) a {' '.join(joins)}"
+    _attempts(q, out, "pid", chain, valid)
+    return out
+
+
+def _best_chain(dialect: Dialect, q: FunnelQuery, key: str, name: str) -> tuple[str, str]:
+    """Ordered/strict: each person's best attempt (furthest step, then earliest entry, then
+    uuid), unless any attempt of the person hit an exclusion.
+
+    Two aggregations instead of a window sort over all attempts: per (person, reached) the
+    earliest entry's times, then per person the row with the furthest reach. Attempts with
+    the same reach and entry time have the same times (ordered: the match is a function of
+    the entry time; strict: of two entries at one instant only the last can reach step 2),
+    so only the breakdown value needs the uuid tie-break. The aggregates may skip NULLs,
+    which only ever hides t_k for k > reached: those are never read.
+    """
+    n = len(q.steps)
+    times = [f"t{k}" for k in range(2, n + 1)]
+    # Fresh names at each level: ClickHouse resolves a name to a SELECT alias first.
+    inner = ["min(t1) AS a1", *(f"{dialect.arg_min(t, 't1')} AS a{t[1:]}" for t in times)]
+    outer = [f"{dialect.arg_max(f'a{k}', 'r')} AS t{k}" for k in range(1, n + 1)]
+    if q.breakdown:
+        inner.append(f"{dialect.arg_min('bd', '(t1, u1)')} AS abd")
+        outer.append(f"{dialect.arg_max('abd', 'r')} AS bd")
+    keep = ", ".join([key, "reached", "t1", *times, *(["bd"] if q.breakdown else [])])
+    return (
+        name,
+        f"SELECT {keep} FROM (SELECT {key}, max(r) AS reached, max(ix) AS px, "
+        f"{', '.join(outer)} FROM (SELECT {key}, reached AS r, max(xcl) AS ix, "
+        f"{', '.join(inner)} FROM att GROUP BY {key}, reached) a GROUP BY {key}) b "
+        "WHERE px = 0",
+    )
+
+
 def _best_cte(q: FunnelQuery, name: str, cols: list[str]) -> tuple[str, str]:
-    """Each person's best attempt (furthest step, then earliest entry), unless any attempt
-    of the person hit an exclusion."""
+    """Unordered: each person's best attempt (furthest step, then earliest anchor, then
+    uuid). A window, not aggregates: a NULL next time here means "step not done"."""
     keep = ", ".join(["pid", "u1", "t1", "reached", *cols, *(["bd"] if q.breakdown else [])])
     return (
         name,
@@ -295,14 +385,24 @@ def _unordered_ctes(ctx: ProjectContext, q: FunnelQuery) -> list[tuple[str, str]
 
 def funnel_ctes(dialect: Dialect, ctx: ProjectContext, q: FunnelQuery) -> str:
     """``WITH …`` ending in ``fp``: one row per counted person (pid, reached, t1…tn, bv)."""
-    ctes: list[tuple[str, str]] = [("ev", _ev(dialect, ctx, q))]
     n = len(q.steps)
-    if q.mode == "unordered":
-        ctes += _unordered_ctes(ctx, q)
-    else:
-        ctes += _chain_ctes(ctx, q)
-        ctes.append(_best_cte(q, "best", [f"t{k}" for k in range(2, n + 1)]))
     times = ", ".join(f"t{k}" for k in range(1, n + 1))
+    if q.mode == "ordered":
+        ctes = _ordered_ctes(dialect, ctx, q)
+        ctes.append(_best_chain(dialect, q, "pk", "bk"))
+        # Person ids only now: one 36-character string per counted person.
+        keep = ", ".join(["reached", *(f"t{k}" for k in range(1, n + 1))])
+        keep += ", bd" if q.breakdown else ""
+        ctes.append(
+            ("best", f"SELECT pb.pid AS pid, {keep} FROM bk INNER JOIN pb ON pb.pk = bk.pk")
+        )
+    else:
+        ctes = [("ev", _ev(dialect, ctx, q))]
+        if q.mode == "unordered":
+            ctes += _unordered_ctes(ctx, q)
+        else:
+            ctes += _strict_ctes(ctx, q)
+            ctes.append(_best_chain(dialect, q, "pid", "best"))
     if q.breakdown is None:
         ctes.append(("fp", f"SELECT pid, reached, {times} FROM best"))
     else:  # values ranked by persons (then value); past the limit they merge into $other
