@@ -51,9 +51,13 @@ def _us(d: date) -> int:
     return int(CTX.day_start_utc(d).timestamp() * 1_000_000)
 
 
-PERSON_MAP = (
+# Persons as the store keeps them: each event's stamped person, redirected for persons
+# merged into another since (``person_overrides`` names one of the absorbed ids).
+OVERRIDES = (
+    f"SELECT o.old_person_id AS old, min(m.pid) AS pid FROM person_overrides o JOIN ("
     f"SELECT distinct_id, arg_max(person_id, version) AS pid FROM person_distinct_ids "
-    f"WHERE project_id = {PROJECT_ID} GROUP BY distinct_id"
+    f"WHERE project_id = {PROJECT_ID} AND distinct_id IN (SELECT distinct_id FROM "
+    f"person_overrides) GROUP BY distinct_id) m USING (distinct_id) GROUP BY o.old_person_id"
 )
 LOCAL_DATE = f"CAST(timezone('{TIMEZONE}', timezone('UTC', e.timestamp)) AS DATE)"
 
@@ -61,7 +65,7 @@ LOCAL_DATE = f"CAST(timezone('{TIMEZONE}', timezone('UTC', e.timestamp)) AS DATE
 def _from_events(where: str, cols: str) -> str:
     return (
         f"SELECT coalesce(m.pid, e.person_id) AS pid, {cols} FROM events e "
-        f"LEFT JOIN m ON m.distinct_id = e.distinct_id "
+        f"LEFT JOIN m ON m.old = e.person_id "
         f"WHERE e.project_id = {PROJECT_ID} AND {where}"
     )
 
@@ -84,7 +88,7 @@ def yunying_retention(store: DuckDBStore) -> Answer:
 
 def sql_retention(store: DuckDBStore) -> Answer:
     sql = f"""
-    WITH m AS ({PERSON_MAP}),
+    WITH m AS ({OVERRIDES}),
     a AS (
       SELECT DISTINCT pid, d FROM ({
         _from_events(
@@ -154,7 +158,7 @@ def sql_funnel(store: DuckDBStore) -> Answer:
         f"(SELECT count(DISTINCT pid) FROM a{k}) AS n{k}" for k in range(1, len(FUN_STEPS) + 1)
     )
     sql = (
-        f"WITH m AS ({PERSON_MAP}), ev AS ({ev}), "
+        f"WITH m AS ({OVERRIDES}), ev AS ({ev}), "
         f"a1 AS (SELECT pid, t AS t1 FROM ev WHERE event = '{FUN_STEPS[0]}' "
         f"AND t >= {lo} AND t < {hi}){steps}{chain} SELECT {counts}"
     )
@@ -219,7 +223,7 @@ def sql_trends(store: DuckDBStore) -> Answer:
         f"{LOCAL_DATE} AS d, coalesce(e.channel, '$none') AS channel",
     )
     sql = (
-        f"WITH m AS ({PERSON_MAP}), e AS ({ev}) SELECT channel, d, count(DISTINCT pid) AS n "
+        f"WITH m AS ({OVERRIDES}), e AS ({ev}) SELECT channel, d, count(DISTINCT pid) AS n "
         f"FROM e GROUP BY GROUPING SETS ((channel, d), (channel))"
     )
     return {(r["channel"], r["d"]): int(r["n"]) for r in store.query(sql).to_pylist()}
@@ -254,18 +258,15 @@ class Frame:
 
     def __init__(self, store: DuckDBStore) -> None:
         ev = store.query(
-            f"SELECT distinct_id, person_id, event, epoch_us(timestamp) AS ts, channel "
+            f"SELECT person_id, event, epoch_us(timestamp) AS ts, channel "
             f"FROM events WHERE project_id = {PROJECT_ID}"
         ).to_pandas(strings_to_categorical=True)
-        self.distinct_id: pd.Categorical = ev.distinct_id.array  # type: ignore[assignment]
         self.person_id: pd.Categorical = ev.person_id.array  # type: ignore[assignment]
         self.event: pd.Categorical = ev.event.array  # type: ignore[assignment]
         self.ts = ev.ts.to_numpy()
         self.channel = ev.channel.cat.add_categories("$none").fillna("$none").to_numpy()
-        self.pdi = store.query(
-            f"SELECT distinct_id, person_id, version FROM person_distinct_ids "
-            f"WHERE project_id = {PROJECT_ID}"
-        ).to_pandas()
+        ov = store.query(OVERRIDES).to_pandas()
+        self.overrides = pd.Series(ov.pid.to_numpy(), index=ov.old.to_numpy())
         self._event_codes = {c: i for i, c in enumerate(self.event.categories)}
         offset = CTX.tz.utcoffset(datetime(2024, 1, 1))
         self._shift_us = int(offset.total_seconds()) * 1_000_000  # type: ignore[union-attr]
@@ -274,12 +275,11 @@ class Frame:
         return np.asarray(self.event.codes == self._event_codes.get(name, -2))
 
     def pids(self) -> np.ndarray:
-        """Person (as an integer code) of every event, after identity merges."""
-        newest = self.pdi.sort_values("version").drop_duplicates("distinct_id", keep="last")
-        by_id = pd.Series(newest.person_id.to_numpy(), index=newest.distinct_id.to_numpy())
-        mapped = by_id.reindex(self.distinct_id.categories).to_numpy()[self.distinct_id.codes]
-        own = np.asarray(self.person_id.categories)[self.person_id.codes]
-        return pd.factorize(np.where(pd.isna(mapped), own, mapped))[0]
+        """Person (as an integer code) of every event, after identity merges: the stamped
+        person, redirected through the overrides (done on the categories, not per event)."""
+        stamped = pd.Series(np.asarray(self.person_id.categories))
+        current = stamped.map(self.overrides).fillna(stamped)
+        return pd.factorize(current.to_numpy())[0][self.person_id.codes]
 
     def local_day(self, ts: np.ndarray) -> np.ndarray:
         """Local day number (days since 1970-01-01) of UTC microseconds."""
