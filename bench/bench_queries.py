@@ -9,8 +9,10 @@ Three questions, each answered three ways on the same data:
 
 Yunying is the public ``run_*`` function (SQL generation + DuckDB + shaping the result).
 The hand-written SQL computes the same numbers as directly as one would by hand (still
-applying identity merges). pandas starts from the needed columns already in memory (the
-load is timed separately) and also applies the merges. The three answers are compared.
+applying identity merges the way the store keeps them: each event's stamped person,
+redirected through ``person_overrides``). pandas starts from the needed columns already
+in memory (the load is timed separately) and applies the merges the same way. The three
+answers are compared.
 
     python bench/bench_queries.py                     # 10M events (cached in bench/.data/)
     python bench/bench_queries.py --events 1000000    # quicker
