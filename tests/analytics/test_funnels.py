@@ -710,17 +710,7 @@ def reference_strict(events: list[Ev], steps: list[str], window: timedelta) -> l
     reached: dict[str, int] = {}
     for person in {e[0] for e in events}:
         evs = sorted((e for e in events if e[0] == person), key=lambda e: (e[2], e[3]))
-        for i, e in enumerate(evs):
-            if e[1] != steps[0] or not RANGE_START <= e[2] < RANGE_END:
-                continue
-            k = 1
-            while (
-                k < len(steps)
-                and i + k < len(evs)
-                and evs[i + k][1] == steps[k]
-                and evs[i + k - 1][2] < evs[i + k][2] <= e[2] + window
-            ):
-                k += 1
+        for _, k in _reached_per_entry(evs, steps, window, "strict"):
             reached[person] = max(reached.get(person, 0), k)
     return [sum(1 for r in reached.values() if r >= k) for k in range(1, len(steps) + 1)]
 

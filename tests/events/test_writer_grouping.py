@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,6 +13,14 @@ import pytest
 from yunying.events.model import Event, utcnow
 from yunying.events.writer import IngestWriter
 from yunying.store.duckdb import DuckDBStore
+
+
+def _run(coro):  # type: ignore[no-untyped-def]
+    """``asyncio.run`` in a thread of its own: an earlier test in the same process (the
+    browser tests) may leave an event loop running in the main thread."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
 
 FLUSH_MS = 5_000  # far longer than any test waits: a commit held this long is a failure
 
@@ -62,7 +71,7 @@ def test_an_announced_request_shares_the_commit(writer, store):
             second = await writer.submit(_events("b", 2), arrival)
         return await first, second, held
 
-    first, second, held = asyncio.run(main())
+    first, second, held = _run(main())
     assert held  # the commit waited for the announced request ...
     assert (first, second) == (3, 2)
     assert store.commits == [5]  # ... and both went in one transaction
@@ -79,7 +88,7 @@ def test_an_announcement_that_brings_no_events_releases_the_commit(writer, store
         # the announced request failed (a 400, say) and never submits
         return await first, held, time.monotonic() - ended
 
-    acked, held, waited = asyncio.run(main())
+    acked, held, waited = _run(main())
     assert held
     assert acked == 3
     assert waited < FLUSH_MS / 1000 / 2  # released when the announcement ended
@@ -92,7 +101,7 @@ def test_without_announcements_a_request_is_not_held(writer, store):
         acked = await writer.submit(_events("a", 4))
         return acked, time.monotonic() - t0
 
-    acked, took = asyncio.run(main())
+    acked, took = _run(main())
     assert acked == 4
     assert took < FLUSH_MS / 1000 / 2
     assert store.commits == [4]
@@ -108,7 +117,7 @@ def test_an_empty_submit_ends_its_announcement(writer, store):
             acked = await first  # not held until the block ends
         return nothing, acked, time.monotonic() - ended
 
-    nothing, acked, waited = asyncio.run(main())
+    nothing, acked, waited = _run(main())
     assert (nothing, acked) == (0, 2)
     assert waited < FLUSH_MS / 1000 / 2
     assert store.commits == [2]
@@ -121,7 +130,7 @@ def test_unannounced_requests_are_not_held_after_a_group(writer, store):
         acked = await writer.submit(_events("b", 2))
         return first, acked, time.monotonic() - t0
 
-    first, acked, took = asyncio.run(main())
+    first, acked, took = _run(main())
     assert (first, acked) == ([1, 1, 1], 2)
     assert took < FLUSH_MS / 1000 / 2
     assert sum(store.commits) == 5
@@ -144,6 +153,6 @@ def test_a_commit_waits_for_the_clients_it_just_answered(writer, store):
         second = await asyncio.gather(client("c", 0.0), client("d", 0.3))
         return first, second
 
-    first, second = asyncio.run(main())
+    first, second = _run(main())
     assert (first, second) == ([1, 1], [2, 2])
     assert store.commits == [2, 4]

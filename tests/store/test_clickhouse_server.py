@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from tests.conftest import make_store
 from tests.factories import ev, load
 from tests.store.conftest import server_url
+from tests.store.test_stores import _ev
 from tests.support.clickhouse_http import Running
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.funnels import FunnelQuery, funnel_persons, run_funnel
@@ -38,18 +39,6 @@ pytestmark = pytest.mark.clickhouse
 
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
 CTX = ProjectContext(project_id=1)
-
-
-def _ev(i: int, project_id: int = 1, **props: object) -> Event:
-    return Event(
-        uuid=f"00000000-0000-4000-8000-{i:012d}",
-        project_id=project_id,
-        event="view",
-        distinct_id=f"d{i % 3}",
-        timestamp=T0 + timedelta(seconds=i),
-        received_at=T0,
-        properties=dict(props),
-    )
 
 
 def _count(store: EventStore, where: str = "1 = 1") -> int:
