@@ -12,7 +12,6 @@ import typer
 from pydantic import BaseModel
 
 from yunying.cli.common import (
-    CliError,
     DatabaseUrlOpt,
     DataDirOpt,
     ProjectOpt,
@@ -27,9 +26,7 @@ from yunying.cli.query import read_spec
 from yunying.cli.render import FormatOpt, OutputFormat, emit_rows, write_json
 from yunying.db.projects import find_project
 from yunying.people import churn_service as svc
-from yunying.people.bgnbd import BgNbdError
 from yunying.people.churn_config import ModelSettings, load_config, save_rules, save_settings
-from yunying.people.churn_model import ChurnModelError
 from yunying.people.churn_rules import WarningRules
 
 app = typer.Typer(
@@ -167,15 +164,12 @@ def train_command(
     """Train the churn classifier with a time-based split; print its validation metrics."""
     day = parse_day(today, "--today")
     with project_workspace(project, data_dir, database_url) as (settings, session, store, ctx):
-        try:
-            report = with_spinner(
-                "training the churn model …",
-                lambda: svc.train_model(
-                    session=session, store=store, ctx=ctx, data_dir=settings.data_dir, today=day
-                ),
-            )
-        except ChurnModelError as exc:
-            raise CliError(str(exc)) from exc
+        report = with_spinner(
+            "training the churn model …",
+            lambda: svc.train_model(
+                session=session, store=store, ctx=ctx, data_dir=settings.data_dir, today=day
+            ),
+        )
     if fmt == OutputFormat.json:
         write_json(report.model_dump(mode="json"))
         return
@@ -196,15 +190,12 @@ def score_command(
     """Score every active person with the trained model (score:churn_risk)."""
     day = parse_day(as_of, "--as-of")
     with project_workspace(project, data_dir, database_url) as (settings, session, store, ctx):
-        try:
-            report = with_spinner(
-                "scoring persons …",
-                lambda: svc.score_persons(
-                    session=session, store=store, ctx=ctx, data_dir=settings.data_dir, as_of=day
-                ),
-            )
-        except ChurnModelError as exc:
-            raise CliError(str(exc)) from exc
+        report = with_spinner(
+            "scoring persons …",
+            lambda: svc.score_persons(
+                session=session, store=store, ctx=ctx, data_dir=settings.data_dir, as_of=day
+            ),
+        )
     _fields(report, fmt, "Churn scores")
 
 
@@ -223,13 +214,10 @@ def bgnbd_command(
     """Fit BG/NBD on the purchase events; print r, alpha, a, b and the log-likelihood."""
     day = parse_day(as_of, "--as-of")
     with project_workspace(project, data_dir, database_url) as (_, session, store, ctx):
-        try:
-            report = with_spinner(
-                "fitting BG/NBD …",
-                lambda: svc.fit_bgnbd(
-                    session=session, store=store, ctx=ctx, as_of=day, publish=publish
-                ),
-            )
-        except BgNbdError as exc:
-            raise CliError(str(exc)) from exc
+        report = with_spinner(
+            "fitting BG/NBD …",
+            lambda: svc.fit_bgnbd(
+                session=session, store=store, ctx=ctx, as_of=day, publish=publish
+            ),
+        )
     _fields(report, fmt, "BG/NBD", skip=("p_alive_histogram",))

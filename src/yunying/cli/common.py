@@ -118,8 +118,10 @@ def user_message(exc: Exception) -> str | None:
 
     from yunying.db.projects import ProjectError
     from yunying.events.importer import ImportFileError
+    from yunying.people.bgnbd import BgNbdError
+    from yunying.people.churn_model import ChurnModelError
 
-    if isinstance(exc, ProjectError | ImportFileError):
+    if isinstance(exc, ProjectError | ImportFileError | ChurnModelError | BgNbdError):
         return str(exc)
     if isinstance(exc, SAOperationalError):
         return f"cannot use the operational store: {str(exc.orig).strip().splitlines()[0]}"
