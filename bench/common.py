@@ -177,16 +177,23 @@ def query_store(events: int) -> Path:
     bulk_load(parquet, tmp, PROJECT_ID)
     tmp.rename(db)
     print(f"  bulk-loaded into {db.name} in {time.perf_counter() - t0:.1f} s", flush=True)
-    return db
+    return upgraded(db)
 
 
 def upgraded(db: Path) -> Path:
     """A cached store file brought to the current schema (tables added since it was built
-    are created, e.g. ``person_overrides``), so benchmarks may then open it read-only."""
+    are created, e.g. ``person_overrides``) and its ``person_days`` refreshed, as the
+    import and the server's jobs keep it, so benchmarks may then open it read-only."""
     from yunying.store.duckdb import DuckDBStore
+    from yunying.store.person_days import refresh_person_days
 
     store = DuckDBStore(db)
     store.ensure_schema()
+    t0 = time.perf_counter()
+    done = refresh_person_days(store, PROJECT_ID, TIMEZONE)
+    if done.days:
+        what = "built" if done.full else "refreshed"
+        print(f"  person_days {what} ({done.days} days) in {time.perf_counter() - t0:.1f} s")
     store.close()
     return db
 

@@ -5,9 +5,11 @@ A plain dataclass (not the ORM row) so analytics never touches the operational s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from yunying.store.person_days import RollupView, rollup_view
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +23,8 @@ class ProjectContext:
     invite_sent_event: str = "invite_sent"
     invite_accepted_event: str = "invite_accepted"
     extra: dict[str, str] = field(default_factory=dict)
+    # person_days may answer day-grained metrics (store/person_days.py); set by with_rollup.
+    rollup: RollupView | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -36,3 +40,8 @@ class ProjectContext:
 
     def today(self) -> date:
         return datetime.now(self.tz).date()
+
+
+def with_rollup(store: object, ctx: ProjectContext) -> ProjectContext:
+    """``ctx`` with the store's ``person_days`` state, read now (one small query)."""
+    return replace(ctx, rollup=rollup_view(store, ctx.project_id, ctx.timezone))

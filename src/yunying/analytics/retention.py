@@ -16,12 +16,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from yunying.analytics.common import NONE, OTHER, Breakdown, DateRange, EventSelector, Interval
-from yunying.analytics.context import ProjectContext
+from yunying.analytics.context import ProjectContext, with_rollup
 from yunying.analytics.filters import PropertyFilter, property_expr
 from yunying.analytics.periods import period_of as period_floor
 from yunying.analytics.periods import period_offset
 from yunying.analytics.periods import shift_period as period_add
-from yunying.analytics.source import events_sql
+from yunying.analytics.source import daily_events_sql, events_sql, rollup_can_answer
 from yunying.store.base import EventStore, rows
 from yunying.store.dialect import Dialect
 
@@ -120,6 +120,17 @@ def _breakdown_col(dialect: Dialect, q: RetentionQuery) -> str:
     return f"coalesce({expr}, {dialect.str_lit(NONE)}) AS bd"
 
 
+def _day_shaped(q: RetentionQuery) -> bool:
+    """Whether person_days could answer: periods of a day or longer, and no event
+    property but the ones it keeps."""
+    if q.period == "hour":
+        return False
+    ret = q.return_event or q.start_event
+    filters = [*q.start_event.filters, *ret.filters, *q.filters]
+    props = [q.breakdown.property] if q.breakdown and q.breakdown.type == "event" else []
+    return rollup_can_answer(filters, props)
+
+
 def build_retention_sql(dialect: Dialect, ctx: ProjectContext, q: RetentionQuery) -> str:
     """Rows (part, cp, cbd, rp, n): part 0 = cohort sizes, part 1 = returns per period.
 
@@ -135,23 +146,46 @@ def build_retention_sql(dialect: Dialect, ctx: ProjectContext, q: RetentionQuery
     def period_of(col: str) -> str:
         return dialect.period_start(col, ctx.timezone, q.period, ctx.week_start)
 
-    starts = events_sql(
-        dialect,
-        ctx,
-        start=None if q.retention_type == "first_time" else start_utc,
-        end=cohort_end_utc,
-        event_names=[q.start_event.event],
-        filters=[*q.start_event.filters, *q.filters],
-        columns=[_breakdown_col(dialect, q)],
-    )
-    returns = events_sql(
-        dialect,
-        ctx,
-        start=start_utc,
-        end=return_end_utc,
-        event_names=[ret.event],
-        filters=[*ret.filters, *q.filters],
-    )
+    start_filters = [*q.start_event.filters, *q.filters]
+    return_filters = [*ret.filters, *q.filters]
+    if ctx.rollup is not None and _day_shaped(q):  # person-days, see source.daily_events_sql
+        cohort_last = period_add(last, q.period, 1) - timedelta(days=1)
+        return_last = period_add(last, q.period, q.periods + 1) - timedelta(days=1)
+        starts = daily_events_sql(
+            dialect,
+            ctx,
+            date_from=None if q.retention_type == "first_time" else first,
+            date_to=cohort_last,
+            event_names=[q.start_event.event],
+            filters=start_filters,
+            columns=[_breakdown_col(dialect, q)],
+        )
+        returns = daily_events_sql(
+            dialect,
+            ctx,
+            date_from=first,
+            date_to=return_last,
+            event_names=[ret.event],
+            filters=return_filters,
+        )
+    else:
+        starts = events_sql(
+            dialect,
+            ctx,
+            start=None if q.retention_type == "first_time" else start_utc,
+            end=cohort_end_utc,
+            event_names=[q.start_event.event],
+            filters=start_filters,
+            columns=[_breakdown_col(dialect, q)],
+        )
+        returns = events_sql(
+            dialect,
+            ctx,
+            start=start_utc,
+            end=return_end_utc,
+            event_names=[ret.event],
+            filters=return_filters,
+        )
     first_lit = dialect.date_lit(first)
     if q.retention_type == "first_time":
         cohort = (
@@ -293,6 +327,8 @@ def run_retention(
     store: EventStore, ctx: ProjectContext, q: RetentionQuery, *, today: date | None = None
 ) -> RetentionResult:
     """Run on ``store``; ``today`` (local date, default now) decides which columns are complete."""
+    if _day_shaped(q):
+        ctx = with_rollup(store, ctx)
     data = rows(store.query(build_retention_sql(store.dialect, ctx, q)))
     return assemble_retention(ctx, q, data, today or ctx.today())
 

@@ -11,11 +11,12 @@ joining every event with the whole id map.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.filters import PropertyFilter, filters_sql, needs_person_join
 from yunying.store.dialect import Dialect
+from yunying.store.person_days import day_ranges_utc, ranges_sql
 from yunying.store.person_overrides import overrides_map_sql
 from yunying.store.schema import PROMOTED_COLUMNS as _PROMOTED
 
@@ -88,4 +89,93 @@ def events_sql(
     return (
         f"SELECT e.pid AS pid, e.event AS event, e.ts AS ts, e.uuid AS uuid{extra} "
         f"FROM ({inner}) e{person_join} WHERE {outer_where}"
+    )
+
+
+# ---- day-grained rows from person_days -------------------------------------------------
+
+# Event properties that person_days keeps (everything else needs the events).
+ROLLUP_EVENT_PROPERTIES = frozenset({"channel"})
+
+
+def rollup_can_answer(
+    filters: Sequence[PropertyFilter], event_properties: Sequence[str] = ()
+) -> bool:
+    """Whether every event property involved is one person_days keeps (the question's
+    shape; ``ctx.rollup`` says whether the store has the table up to date)."""
+    props = [*event_properties, *(f.key for f in filters if f.type == "event")]
+    return all(p in ROLLUP_EVENT_PROPERTIES for p in props)
+
+
+def daily_events_sql(
+    dialect: Dialect,
+    ctx: ProjectContext,
+    *,
+    date_from: date | None,
+    date_to: date | None,
+    event_names: Sequence[str],
+    filters: Sequence[PropertyFilter] = (),
+    columns: Sequence[str] = (),
+) -> str:
+    """SELECT pid, event, ts, n [, extra columns]: a row per person, local day, event and
+    channel, ``n`` events, ``ts`` the first one's time (so its local day, week and month
+    are the events' own). ``pid`` is a ``UUID`` here, not text (see person_days).
+
+    Rows come from ``person_days`` for days it has up to date and from ``events`` (one
+    row per event, ``n`` = 1) for days still marked, which consumers cannot tell apart
+    as long as they count ``sum(n)`` and distinct persons per day or coarser. Only for
+    queries ``rollup_can_answer`` accepts, with ``ctx.rollup`` set; ``date_from`` and
+    ``date_to`` are local days, inclusive (None: unbounded). Extra columns as in
+    ``events_sql``, over ``e`` with ``channel`` and over ``p``.
+    """
+    view = ctx.rollup
+    assert view is not None, "daily_events_sql needs ctx.rollup (see context.with_rollup)"
+    p = int(ctx.project_id)
+    names = sorted(set(event_names))
+    name_list = ", ".join(dialect.str_lit(n) for n in names) if names else "NULL"
+    overrides = overrides_map_sql(dialect, p)
+    where = [f"r.project_id = {p}", f"r.event IN ({name_list})"]
+    if date_from is not None:
+        where.append(f"r.day >= {dialect.date_lit(date_from)}")
+    if date_to is not None:
+        where.append(f"r.day <= {dialect.date_lit(date_to)}")
+    dirty = sorted(
+        d
+        for d in view.dirty
+        if (date_from is None or d >= date_from) and (date_to is None or d <= date_to)
+    )
+    if dirty:
+        where.append(f"r.day NOT IN ({', '.join(dialect.date_lit(d) for d in dirty)})")
+    parts = [
+        "SELECT coalesce(CAST(o.person_id AS UUID), r.person_id) AS pid, r.event AS event, "
+        "r.first_ts AS ts, r.n AS n, r.channel AS channel FROM person_days r "
+        f"LEFT JOIN ({overrides}) o ON o.old_person_id = r.person_id "
+        f"WHERE {' AND '.join(where)}"
+    ]
+    if dirty:
+        in_days = ranges_sql(dialect, "e.timestamp", day_ranges_utc(dirty, ctx.timezone))
+        parts.append(
+            "SELECT CAST(coalesce(o.person_id, e.person_id) AS UUID) AS pid, e.event AS event, "
+            "e.timestamp AS ts, 1 AS n, e.channel AS channel FROM events e "
+            f"LEFT JOIN ({overrides}) o ON o.old_person_id = e.person_id "
+            f"WHERE e.project_id = {p} AND e.event IN ({name_list}) AND {in_days}"
+        )
+    inner = " UNION ALL ".join(parts)
+    event_filters = [f for f in filters if f.type == "event"]
+    person_filters = [f for f in filters if f.type == "person"]
+    conds = []
+    if event_filters:
+        conds.append(filters_sql(dialect, event_filters, event_alias="e"))
+    if person_filters:
+        conds.append(filters_sql(dialect, person_filters, person_alias="p"))
+    join_person = bool(person_filters) or any("p." in c for c in columns)
+    person_join = (
+        f" LEFT JOIN ({persons_sql(dialect, ctx)}) p ON p.id = CAST(e.pid AS VARCHAR)"
+        if join_person
+        else ""
+    )
+    extra = "".join(f", {c}" for c in columns)
+    return (
+        f"SELECT e.pid AS pid, e.event AS event, e.ts AS ts, e.n AS n{extra} "
+        f"FROM ({inner}) e{person_join} WHERE {' AND '.join(conds) or 'TRUE'}"
     )

@@ -16,10 +16,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from yunying.analytics.common import NONE, OTHER, Breakdown, DateRange, EventSelector
-from yunying.analytics.context import ProjectContext
+from yunying.analytics.context import ProjectContext, with_rollup
 from yunying.analytics.filters import PropertyFilter, property_expr
 from yunying.analytics.periods import period_of, period_starts
-from yunying.analytics.source import events_sql
+from yunying.analytics.source import daily_events_sql, events_sql, rollup_can_answer
 from yunying.events.model import NUMERIC_PROMOTED, PROMOTED_PROPERTIES
 from yunying.store.base import EventStore
 from yunying.store.dialect import Dialect, Interval
@@ -127,7 +127,7 @@ class TrendsResult(BaseModel):
 
 def _agg(dialect: Dialect, math_: Math) -> str:
     if math_ == "total":
-        return "count(*)"
+        return "sum(w)"  # w: events the row stands for (1, or a person-day's count)
     if math_ == "unique_persons":
         return dialect.count_distinct("pid")
     if math_ == "median":
@@ -142,6 +142,20 @@ def breakdown_expr(dialect: Dialect, b: Breakdown) -> str:
     return property_expr(dialect, b.property, alias="e" if b.type == "event" else "p", kind=b.type)
 
 
+def _day_shaped(q: TrendsQuery) -> bool:
+    """Whether person_days could answer: counts or persons per day or coarser, and no
+    event property but the ones it keeps."""
+    if q.interval == "hour" or q.math not in ("total", "unique_persons"):
+        return False
+    props = [q.breakdown.property] if q.breakdown and q.breakdown.type == "event" else []
+    filters = [*q.filters, *(f for sel in q.series for f in sel.filters)]
+    return rollup_can_answer(filters, props)
+
+
+def _daily(ctx: ProjectContext, q: TrendsQuery) -> bool:
+    return ctx.rollup is not None and _day_shaped(q)
+
+
 def build_trends_sql(dialect: Dialect, ctx: ProjectContext, q: TrendsQuery) -> str:
     """Rows (s, bkey, slot, lvl, n, value): lvl 0 per period, lvl 1 the range total (slot -1)."""
     date_from, date_to = q.date_range.resolve(ctx)
@@ -153,42 +167,56 @@ def build_trends_sql(dialect: Dialect, ctx: ProjectContext, q: TrendsQuery) -> s
         assert q.math_property is not None
         cols.append(f"{property_expr(dialect, q.math_property, alias='e', numeric=True)} AS val")
     names = ", ".join(c.rsplit(" AS ", 1)[1] for c in cols)
+    daily = _daily(ctx, q)
     branches = []
     for i, sel in enumerate(q.series):
-        src = events_sql(
-            dialect,
-            ctx,
-            start=start,
-            end=end,
-            event_names=[sel.event],
-            filters=[*q.filters, *sel.filters],
-            columns=cols,
-        )
-        branches.append(f"SELECT {i} AS s, pid, {names} FROM ({src}) x{i}")
+        filters = [*q.filters, *sel.filters]
+        if daily:  # a row per person-day (n events each), see source.daily_events_sql
+            src = daily_events_sql(
+                dialect,
+                ctx,
+                date_from=date_from,
+                date_to=date_to,
+                event_names=[sel.event],
+                filters=filters,
+                columns=cols,
+            )
+        else:
+            src = events_sql(
+                dialect,
+                ctx,
+                start=start,
+                end=end,
+                event_names=[sel.event],
+                filters=filters,
+                columns=[*cols, "1 AS n"],
+            )
+        branches.append(f"SELECT {i} AS s, pid, {names}, n FROM ({src}) x{i}")
     base = " UNION ALL ".join(branches)
     extra = ", val" if q.math in PROPERTY_MATHS else ""
     if q.breakdown is not None:
         lit = dialect.str_lit
         top = (
             f"SELECT bv FROM base WHERE bv IS NOT NULL GROUP BY bv "
-            f"ORDER BY count(*) DESC, bv LIMIT {int(q.breakdown.limit)}"
+            f"ORDER BY sum(n) DESC, bv LIMIT {int(q.breakdown.limit)}"
         )
         key = (
             f"CASE WHEN bv IS NULL THEN {lit(NONE)} WHEN bv IN (SELECT bv FROM top) "
             f"THEN bv ELSE {lit(OTHER)} END"
         )
         ctes = f"base AS ({base}), top AS ({top}), "
-        keyed = f"keyed AS (SELECT s, pid, slot{extra}, {key} AS bkey FROM base)"
+        keyed = f"keyed AS (SELECT s, pid, slot, n AS w{extra}, {key} AS bkey FROM base)"
     else:
         ctes = f"base AS ({base}), "
-        keyed = f"keyed AS (SELECT s, pid, slot{extra}, {dialect.str_lit('')} AS bkey FROM base)"
+        bkey = dialect.str_lit("")
+        keyed = f"keyed AS (SELECT s, pid, slot, n AS w{extra}, {bkey} AS bkey FROM base)"
     agg = _agg(dialect, q.math)
     return (
         f"WITH {ctes}{keyed} "
-        f"SELECT s, bkey, CAST(slot AS BIGINT) AS period_slot, 0 AS lvl, count(*) AS n, "
+        f"SELECT s, bkey, CAST(slot AS BIGINT) AS period_slot, 0 AS lvl, sum(w) AS n, "
         f"{agg} AS value FROM keyed GROUP BY s, bkey, slot "
         f"UNION ALL "
-        f"SELECT s, bkey, CAST(-1 AS BIGINT) AS period_slot, 1 AS lvl, count(*) AS n, "
+        f"SELECT s, bkey, CAST(-1 AS BIGINT) AS period_slot, 1 AS lvl, sum(w) AS n, "
         f"{agg} AS value FROM keyed GROUP BY s, bkey"
     )
 
@@ -216,6 +244,8 @@ def run_trends(store: EventStore, ctx: ProjectContext, q: TrendsQuery) -> Trends
     # Pin the dates so the SQL and the periods agree even across midnight.
     q = q.model_copy(update={"date_range": DateRange(date_from=date_from, date_to=date_to)})
     periods = period_starts(date_from, date_to, q.interval, ctx.week_start)
+    if _day_shaped(q):
+        ctx = with_rollup(store, ctx)
     table = store.query(build_trends_sql(store.dialect, ctx, q))
     per_period: dict[tuple[int, str], dict[int, Number | None]] = {}
     totals: dict[tuple[int, str], Number | None] = {}

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import orjson
@@ -26,6 +27,8 @@ from yunying.store.base import ArrowWriteBatch, PersonRow, WriteBatch
 from yunying.store.dialect import DuckDBDialect
 from yunying.store.identity_mirror import IdentityMirror
 from yunying.store.optimistic import OptimisticBatch, StoredDuplicate
+from yunying.store.person_days import DDL as _PERSON_DAYS_DDL
+from yunying.store.person_days import MARK_SQL, Execute, RollupView, read_view
 from yunying.store.person_overrides import missing_overrides_sql
 from yunying.store.schema import (
     PERSON_ARROW_SCHEMA,
@@ -80,6 +83,7 @@ CREATE TABLE person_overrides (
 
 
 CHECKPOINT_THRESHOLD = "64MB"
+T = TypeVar("T")
 
 
 class DuckDBStore:
@@ -94,6 +98,8 @@ class DuckDBStore:
         self.path = target
         self._con = duckdb.connect(target, read_only=read_only)
         self._lock = threading.Lock()
+        # A read-only file from before person_days is read from events.
+        self._person_days = not read_only or self._has_table("person_days")
         # Identity look-ups from memory while this store is the database's one writer.
         self._mirror: IdentityMirror | None = None
         if not read_only:
@@ -111,17 +117,53 @@ class DuckDBStore:
         with self._lock:
             con = self._con
             con.execute(_DDL).fetchall()
-            exists = con.execute(
-                "SELECT count(*) FROM information_schema.tables "
-                "WHERE table_schema = current_schema() AND table_name = 'person_overrides'"
-            ).fetchall()[0][0]
-            if not exists:  # new, or a store from before persons on events
+            con.execute(_PERSON_DAYS_DDL).fetchall()
+            if not self._has_table(
+                "person_overrides"
+            ):  # new, or a store from before persons on events
                 con.execute("BEGIN TRANSACTION").fetchall()
                 con.execute(_OVERRIDES_DDL).fetchall()
                 con.execute(
                     f"INSERT INTO person_overrides {missing_overrides_sql(self.dialect)}"
                 ).fetchall()
                 con.execute("COMMIT").fetchall()
+
+    def _has_table(self, name: str) -> bool:
+        return bool(
+            self._cursor()
+            .execute(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_schema = current_schema() AND table_name = ?",
+                [name],
+            )
+            .fetchall()[0][0]
+        )
+
+    def person_days_view(self, project_id: int, tz: str) -> RollupView | None:
+        """What metrics may read from ``person_days`` (see ``store/person_days.py``)."""
+        if not self._person_days:
+            return None
+        try:
+            return read_view(self, project_id, tz)
+        except duckdb.CatalogException:  # a file opened without ensure_schema
+            return None
+
+    def run_transaction(self, work: Callable[[Execute], T]) -> T:
+        """``work(execute)`` in a transaction of its own cursor, beside the writes (DuckDB's
+        MVCC isolates the two); committed if ``work`` returns, rolled back if it raises."""
+        cur = self._cursor()
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            out = work(lambda sql: _arrow(cur.sql(sql)))
+        except BaseException:
+            cur.execute("ROLLBACK")
+            cur.close()
+            raise
+        try:
+            cur.execute("COMMIT")  # a failed commit rolls back by itself
+        finally:
+            cur.close()
+        return out
 
     def write(self, batch: WriteBatch) -> int:
         if not (batch.events or batch.persons or batch.distinct_ids or batch.overrides):
@@ -172,6 +214,7 @@ class DuckDBStore:
                 inserted = con.execute(
                     f"{verb} INTO events SELECT * FROM _yy_events_in"
                 ).fetchall()[0][0]
+                con.execute(MARK_SQL).fetchall()  # person_days of these days are stale
                 con.unregister("_yy_events_in")
             if batch.persons:
                 con.register("_yy_persons_in", _persons_arrow(batch.persons, stored))
@@ -297,6 +340,11 @@ class DuckDBStore:
         if self._mirror is not None:
             self._mirror.release()
         self._con.close()
+
+
+def _arrow(relation: duckdb.DuckDBPyRelation | None) -> pa.Table:
+    """A statement's rows (``sql()`` runs DML at once and returns no relation)."""
+    return pa.table({}) if relation is None else relation.to_arrow_table()
 
 
 def _persons_arrow(persons: list[PersonRow], stored: list[tuple[str, datetime, int]]) -> pa.Table:

@@ -1,0 +1,46 @@
+"""Analytics tests run on three stores: DuckDB reading events, DuckDB reading
+``person_days`` (refreshed when a metric asks, with every other UTC day marked stale so
+both halves of ``daily_events_sql`` answer together), and ClickHouse."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import make_store
+from yunying.store.base import EventStore
+from yunying.store.duckdb import DuckDBStore
+from yunying.store.person_days import RollupView, refresh_person_days
+
+
+class DailyDuckDB(DuckDBStore):
+    """Refreshes ``person_days`` for the zone a metric asks about, then marks every other
+    UTC day that has events stale again (a mark is all a stale day is)."""
+
+    def person_days_view(self, project_id: int, tz: str) -> RollupView | None:
+        refresh_person_days(self, project_id, tz)
+        self.query(
+            f"INSERT INTO person_days_dirty SELECT DISTINCT project_id, d FROM ("
+            f"SELECT project_id, CAST(timestamp AS DATE) AS d FROM events "
+            f"WHERE project_id = {int(project_id)}) x WHERE (d - DATE '2000-01-01') % 2 = 0"
+        )
+        view = super().person_days_view(project_id, tz)
+        assert view is not None
+        return view
+
+
+def make_analytics_store(engine: str) -> EventStore:
+    if engine != "duckdb-days":
+        return make_store(engine)
+    s = DailyDuckDB()
+    s.ensure_schema()
+    return s
+
+
+@pytest.fixture(params=["duckdb", "duckdb-days", "clickhouse"])
+def store(request: pytest.FixtureRequest) -> Iterator[EventStore]:
+    """A fresh, empty event store; the test runs once per engine (and DuckDB twice)."""
+    s = make_analytics_store(request.param)
+    yield s
+    s.close()
