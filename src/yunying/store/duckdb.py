@@ -15,13 +15,14 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TypeVar
 
 import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from yunying.store.base import ArrowWriteBatch, PersonRow, WriteBatch
 from yunying.store.dialect import DuckDBDialect
@@ -102,6 +103,9 @@ class DuckDBStore:
         self._person_days = not read_only or self._has_table("person_days")
         # Identity look-ups from memory while this store is the database's one writer.
         self._mirror: IdentityMirror | None = None
+        # (project, UTC day) this store marked in person_days_dirty since its last refresh
+        # began: a write whose days are all here need not mark them again.
+        self._marked: set[tuple[int, date]] = set()
         if not read_only:
             key = None if target == ":memory:" else os.path.realpath(target)
             self._mirror = IdentityMirror(self, key)
@@ -150,9 +154,18 @@ class DuckDBStore:
 
     def run_transaction(self, work: Callable[[Execute], T]) -> T:
         """``work(execute)`` in a transaction of its own cursor, beside the writes (DuckDB's
-        MVCC isolates the two); committed if ``work`` returns, rolled back if it raises."""
+        MVCC isolates the two); committed if ``work`` returns, rolled back if it raises.
+
+        Its snapshot is taken between two writes, and the days this store remembers as
+        marked are forgotten at that moment: every write after it marks its days again,
+        so a refresh (the one user) never deletes a mark without seeing its events.
+        """
         cur = self._cursor()
-        cur.execute("BEGIN TRANSACTION")
+        with self._lock:
+            cur.execute("BEGIN TRANSACTION")
+            # DuckDB fixes the snapshot at the first read of the database, not at BEGIN.
+            cur.execute("SELECT count(*) FROM person_days_dirty WHERE FALSE").fetchall()
+            self._marked.clear()
         try:
             out = work(lambda sql: _arrow(cur.sql(sql)))
         except BaseException:
@@ -207,6 +220,7 @@ class DuckDBStore:
         con.execute("BEGIN TRANSACTION").fetchall()
         try:
             inserted = 0
+            marks: set[tuple[int, date]] = set()
             if events is not None:
                 con.register("_yy_events_in", events)
                 verb = "INSERT OR IGNORE" if skip_duplicates else "INSERT"
@@ -214,7 +228,9 @@ class DuckDBStore:
                 inserted = con.execute(
                     f"{verb} INTO events SELECT * FROM _yy_events_in"
                 ).fetchall()[0][0]
-                con.execute(MARK_SQL).fetchall()  # person_days of these days are stale
+                marks = self._unmarked_days(events)
+                if marks:
+                    con.execute(MARK_SQL).fetchall()  # person_days of these days are stale
                 con.unregister("_yy_events_in")
             if batch.persons:
                 con.register("_yy_persons_in", _persons_arrow(batch.persons, stored))
@@ -245,6 +261,8 @@ class DuckDBStore:
         except BaseException:
             con.execute("ROLLBACK").fetchall()
             raise
+        if marks:
+            self._marked.update(marks)
         if self._mirror is not None and (batch.distinct_ids or batch.persons):
             try:
                 persons = list(zip(batch.persons, stored, strict=True))
@@ -253,6 +271,28 @@ class DuckDBStore:
                 self._mirror.forget()  # half applied is worse than not at all
                 raise
         return int(inserted)
+
+    def _unmarked_days(self, events: pa.Table) -> set[tuple[int, date]]:
+        """The batch's (project, UTC day) pairs, or none if this store marked them all
+        already; only while it is the file's one writer (else it cannot know)."""
+        projects = pc.min_max(events.column("project_id")).as_py()
+        days = pc.cast(
+            pc.min_max(events.column("timestamp")),
+            pa.struct([("min", pa.date32()), ("max", pa.date32())]),
+        ).as_py()
+        if projects["min"] == projects["max"] and days["min"] == days["max"]:
+            out = {(int(projects["min"]), days["min"])}  # the usual batch, cheaply
+        else:
+            pairs = pa.table(
+                {
+                    "p": events.column("project_id"),
+                    "d": pc.cast(events.column("timestamp"), pa.date32()),
+                }
+            )
+            found = pairs.group_by(["p", "d"]).aggregate([]).to_pylist()
+            out = {(int(r["p"]), r["d"]) for r in found}
+        exclusive = self._mirror is not None and self._mirror.usable()
+        return out if not exclusive or not out <= self._marked else set()
 
     def existing_uuids(self, project_id: int, uuids: Iterable[str]) -> set[str]:
         ids = list(uuids)
