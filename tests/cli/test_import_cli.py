@@ -11,6 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tests.cli.conftest import Cli
+from yunying.store.duckdb import DuckDBStore
+from yunying.store.person_days import RollupView
 
 CSV = """\
 event,distinct_id,timestamp,plan
@@ -40,6 +42,14 @@ def test_import_summary_and_rerun(ready: Cli, tmp_path: Path) -> None:
     assert "row 4: timestamp: unparseable timestamp 'not-a-time'" in table
     again = ready.json("import", str(path), "-o", "json")
     assert (again["imported"], again["duplicates_skipped"]) == (0, 2)
+    # The import leaves person_days up to date: day-grained metrics read it, no day stale.
+    store = DuckDBStore(ready.data_dir / "events.duckdb", read_only=True)
+    try:
+        assert store.person_days_view(1, "Asia/Shanghai") == RollupView(frozenset())
+        rows = store.query("SELECT event, n FROM person_days ORDER BY event").to_pylist()
+        assert rows == [{"event": "pageview", "n": 1}, {"event": "signup", "n": 1}]
+    finally:
+        store.close()
 
 
 def test_mapping_flags(ready: Cli, tmp_path: Path) -> None:

@@ -39,6 +39,19 @@ def test_immediate_mode_runs_in_the_caller(env: Env) -> None:
     assert again == {"segments": 1, "entered": 0, "left": 0}  # idempotent
 
 
+def test_person_days_job_refreshes_the_table(env: Env) -> None:
+    first = registry.run_job(env.settings, "store.person_days", env.project_id)
+    assert first == {"kept": True, "full": True, "days": 1}  # never built: built whole
+    again = registry.run_job(env.settings, "store.person_days", env.project_id)
+    assert again == {"kept": True, "full": False, "days": 0}  # nothing written since
+    store = open_event_store(env.settings, read_only=True)
+    try:
+        view = store.person_days_view(env.project_id, "Asia/Shanghai")  # type: ignore[attr-defined]
+        assert view is not None and not view.dirty
+    finally:
+        store.close()
+
+
 def _drain(queue: object) -> int:
     huey = queue.huey  # type: ignore[attr-defined]
     n = 0

@@ -20,9 +20,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from yunying.analytics.common import DateRange
-from yunying.analytics.context import ProjectContext
+from yunying.analytics.context import ProjectContext, with_rollup
 from yunying.analytics.filters import PropertyFilter
-from yunying.analytics.source import events_sql
+from yunying.analytics.source import day_source_sql
 from yunying.store.base import EventStore, rows
 from yunying.store.dialect import Dialect
 
@@ -86,12 +86,11 @@ def build_active_users_sql(dialect: Dialect, ctx: ProjectContext, q: ActiveUsers
     An interval "ends" on the first day it no longer covers, possibly after ``date_to``.
     """
     date_from, date_to = q.date_range.resolve(ctx)
-    start, end = ctx.day_range_utc(_scan_from(date_from, date_to), date_to)
-    src = events_sql(
+    src = day_source_sql(  # a row per person-day where person_days can answer
         dialect,
         ctx,
-        start=start,
-        end=end,
+        date_from=_scan_from(date_from, date_to),
+        date_to=date_to,
         event_names=None if q.event is None else [q.event],
         filters=q.filters,
         columns=[f"{dialect.local_date('e.ts', ctx.timezone)} AS d"],
@@ -147,6 +146,7 @@ def run_active_users(
     date_from, date_to = q.date_range.resolve(ctx)
     # Pin the dates so the SQL and the periods agree even across midnight.
     q = q.model_copy(update={"date_range": DateRange(date_from=date_from, date_to=date_to)})
+    ctx = with_rollup(store, ctx)
     data = rows(store.query(build_active_users_sql(store.dialect, ctx, q)))
     by_day = window_counts(data, _scan_from(date_from, date_to), date_to)
 

@@ -16,10 +16,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from yunying.analytics.common import DateRange, Interval
-from yunying.analytics.context import ProjectContext
+from yunying.analytics.context import ProjectContext, with_rollup
 from yunying.analytics.filters import PropertyFilter
 from yunying.analytics.periods import period_of, period_starts
-from yunying.analytics.source import events_sql
+from yunying.analytics.source import day_source_sql
 from yunying.store.base import EventStore
 from yunying.store.dialect import Dialect
 
@@ -65,10 +65,16 @@ def _shift(dialect: Dialect, expr: str, interval: Interval, n: int) -> str:
 def build_lifecycle_sql(dialect: Dialect, ctx: ProjectContext, q: LifecycleQuery) -> str:
     """Rows (p, status, n): persons per period start and status."""
     date_from, date_to = q.date_range.resolve(ctx)
-    _, end = ctx.day_range_utc(date_from, date_to)
     per = dialect.period_start("e.ts", ctx.timezone, q.interval, ctx.week_start)
-    src = events_sql(
-        dialect, ctx, end=end, event_names=[q.event], filters=q.filters, columns=[f"{per} AS per"]
+    src = day_source_sql(  # a row per person-day where person_days can answer
+        dialect,
+        ctx,
+        date_from=None,
+        date_to=date_to,
+        event_names=[q.event],
+        filters=q.filters,
+        columns=[f"{per} AS per"],
+        day_grained=q.interval != "hour",
     )
     w = "OVER (PARTITION BY pid ORDER BY per)"
     neighbours = (
@@ -105,6 +111,7 @@ def run_lifecycle(store: EventStore, ctx: ProjectContext, q: LifecycleQuery) -> 
     # Pin the dates so the SQL and the periods agree even across midnight.
     q = q.model_copy(update={"date_range": DateRange(date_from=date_from, date_to=date_to)})
     periods = period_starts(date_from, date_to, q.interval, ctx.week_start)
+    ctx = with_rollup(store, ctx)
     got = {
         (r["p"], r["status"]): int(r["n"])
         for r in store.query(build_lifecycle_sql(store.dialect, ctx, q)).to_pylist()

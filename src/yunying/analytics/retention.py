@@ -21,7 +21,7 @@ from yunying.analytics.filters import PropertyFilter, property_expr
 from yunying.analytics.periods import period_of as period_floor
 from yunying.analytics.periods import period_offset
 from yunying.analytics.periods import shift_period as period_add
-from yunying.analytics.source import daily_events_sql, events_sql, rollup_can_answer
+from yunying.analytics.source import day_source_sql, events_sql
 from yunying.store.base import EventStore, rows
 from yunying.store.dialect import Dialect
 
@@ -120,17 +120,6 @@ def _breakdown_col(dialect: Dialect, q: RetentionQuery) -> str:
     return f"coalesce({expr}, {dialect.str_lit(NONE)}) AS bd"
 
 
-def _day_shaped(q: RetentionQuery) -> bool:
-    """Whether person_days could answer: periods of a day or longer, and no event
-    property but the ones it keeps."""
-    if q.period == "hour":
-        return False
-    ret = q.return_event or q.start_event
-    filters = [*q.start_event.filters, *ret.filters, *q.filters]
-    props = [q.breakdown.property] if q.breakdown and q.breakdown.type == "event" else []
-    return rollup_can_answer(filters, props)
-
-
 def build_retention_sql(dialect: Dialect, ctx: ProjectContext, q: RetentionQuery) -> str:
     """Rows (part, cp, cbd, rp, n): part 0 = cohort sizes, part 1 = returns per period.
 
@@ -138,54 +127,33 @@ def build_retention_sql(dialect: Dialect, ctx: ProjectContext, q: RetentionQuery
     """
     periods = cohort_periods(ctx, q)
     first, last = periods[0], periods[-1]
-    start_utc = ctx.day_start_utc(first)
-    cohort_end_utc = ctx.day_start_utc(period_add(last, q.period, 1))
-    return_end_utc = ctx.day_start_utc(period_add(last, q.period, q.periods + 1))
     ret = q.return_event or q.start_event
 
     def period_of(col: str) -> str:
         return dialect.period_start(col, ctx.timezone, q.period, ctx.week_start)
 
-    start_filters = [*q.start_event.filters, *q.filters]
-    return_filters = [*ret.filters, *q.filters]
-    if ctx.rollup is not None and _day_shaped(q):  # person-days, see source.daily_events_sql
-        cohort_last = period_add(last, q.period, 1) - timedelta(days=1)
-        return_last = period_add(last, q.period, q.periods + 1) - timedelta(days=1)
-        starts = daily_events_sql(
-            dialect,
-            ctx,
-            date_from=None if q.retention_type == "first_time" else first,
-            date_to=cohort_last,
-            event_names=[q.start_event.event],
-            filters=start_filters,
-            columns=[_breakdown_col(dialect, q)],
-        )
-        returns = daily_events_sql(
-            dialect,
-            ctx,
-            date_from=first,
-            date_to=return_last,
-            event_names=[ret.event],
-            filters=return_filters,
-        )
-    else:
-        starts = events_sql(
-            dialect,
-            ctx,
-            start=None if q.retention_type == "first_time" else start_utc,
-            end=cohort_end_utc,
-            event_names=[q.start_event.event],
-            filters=start_filters,
-            columns=[_breakdown_col(dialect, q)],
-        )
-        returns = events_sql(
-            dialect,
-            ctx,
-            start=start_utc,
-            end=return_end_utc,
-            event_names=[ret.event],
-            filters=return_filters,
-        )
+    event_props = [q.breakdown.property] if q.breakdown and q.breakdown.type == "event" else []
+    # A row per person-day where person_days can answer (see source.day_source_sql).
+    starts = day_source_sql(
+        dialect,
+        ctx,
+        date_from=None if q.retention_type == "first_time" else first,
+        date_to=period_add(last, q.period, 1) - timedelta(days=1),
+        event_names=[q.start_event.event],
+        filters=[*q.start_event.filters, *q.filters],
+        columns=[_breakdown_col(dialect, q)],
+        event_properties=event_props,
+        day_grained=q.period != "hour",
+    )
+    returns = day_source_sql(
+        dialect,
+        ctx,
+        date_from=first,
+        date_to=period_add(last, q.period, q.periods + 1) - timedelta(days=1),
+        event_names=[ret.event],
+        filters=[*ret.filters, *q.filters],
+        day_grained=q.period != "hour",
+    )
     first_lit = dialect.date_lit(first)
     if q.retention_type == "first_time":
         cohort = (
@@ -327,7 +295,7 @@ def run_retention(
     store: EventStore, ctx: ProjectContext, q: RetentionQuery, *, today: date | None = None
 ) -> RetentionResult:
     """Run on ``store``; ``today`` (local date, default now) decides which columns are complete."""
-    if _day_shaped(q):
+    if q.period != "hour":
         ctx = with_rollup(store, ctx)
     data = rows(store.query(build_retention_sql(store.dialect, ctx, q)))
     return assemble_retention(ctx, q, data, today or ctx.today())

@@ -11,7 +11,7 @@ joining every event with the whole id map.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.filters import PropertyFilter, filters_sql, needs_person_join
@@ -113,7 +113,7 @@ def daily_events_sql(
     *,
     date_from: date | None,
     date_to: date | None,
-    event_names: Sequence[str],
+    event_names: Sequence[str] | None,
     filters: Sequence[PropertyFilter] = (),
     columns: Sequence[str] = (),
 ) -> str:
@@ -131,10 +131,14 @@ def daily_events_sql(
     view = ctx.rollup
     assert view is not None, "daily_events_sql needs ctx.rollup (see context.with_rollup)"
     p = int(ctx.project_id)
-    names = sorted(set(event_names))
-    name_list = ", ".join(dialect.str_lit(n) for n in names) if names else "NULL"
     overrides = overrides_map_sql(dialect, p)
-    where = [f"r.project_id = {p}", f"r.event IN ({name_list})"]
+    where = [f"r.project_id = {p}"]
+    raw_where = [f"e.project_id = {p}"]
+    if event_names is not None:  # None: every event
+        names = sorted(set(event_names))
+        name_list = ", ".join(dialect.str_lit(n) for n in names) if names else "NULL"
+        where.append(f"r.event IN ({name_list})")
+        raw_where.append(f"e.event IN ({name_list})")
     if date_from is not None:
         where.append(f"r.day >= {dialect.date_lit(date_from)}")
     if date_to is not None:
@@ -153,12 +157,12 @@ def daily_events_sql(
         f"WHERE {' AND '.join(where)}"
     ]
     if dirty:
-        in_days = ranges_sql(dialect, "e.timestamp", day_ranges_utc(dirty, ctx.timezone))
+        raw_where.append(ranges_sql(dialect, "e.timestamp", day_ranges_utc(dirty, ctx.timezone)))
         parts.append(
             "SELECT CAST(coalesce(o.person_id, e.person_id) AS UUID) AS pid, e.event AS event, "
             "e.timestamp AS ts, 1 AS n, e.channel AS channel FROM events e "
             f"LEFT JOIN ({overrides}) o ON o.old_person_id = e.person_id "
-            f"WHERE e.project_id = {p} AND e.event IN ({name_list}) AND {in_days}"
+            f"WHERE {' AND '.join(raw_where)}"
         )
     inner = " UNION ALL ".join(parts)
     event_filters = [f for f in filters if f.type == "event"]
@@ -178,4 +182,44 @@ def daily_events_sql(
     return (
         f"SELECT e.pid AS pid, e.event AS event, e.ts AS ts, e.n AS n{extra} "
         f"FROM ({inner}) e{person_join} WHERE {' AND '.join(conds) or 'TRUE'}"
+    )
+
+
+def day_source_sql(
+    dialect: Dialect,
+    ctx: ProjectContext,
+    *,
+    date_from: date | None,
+    date_to: date,
+    event_names: Sequence[str] | None,
+    filters: Sequence[PropertyFilter] = (),
+    columns: Sequence[str] = (),
+    event_properties: Sequence[str] = (),
+    day_grained: bool = True,
+) -> str:
+    """Rows (pid, event, ts, n, extra columns) of local days ``date_from`` … ``date_to``
+    for a metric that needs no finer grain than a day: from ``daily_events_sql`` when
+    the store keeps person_days and the question only involves event properties it keeps
+    (``event_properties``: those the ``columns`` read), else from ``events_sql`` with
+    ``n`` = 1. A metric counts ``sum(n)`` for events and distinct ``pid`` per period.
+    """
+    if day_grained and ctx.rollup is not None and rollup_can_answer(filters, event_properties):
+        return daily_events_sql(
+            dialect,
+            ctx,
+            date_from=date_from,
+            date_to=date_to,
+            event_names=event_names,
+            filters=filters,
+            columns=columns,
+        )
+    end = ctx.day_start_utc(date_to + timedelta(days=1))
+    return events_sql(
+        dialect,
+        ctx,
+        start=None if date_from is None else ctx.day_start_utc(date_from),
+        end=end,
+        event_names=event_names,
+        filters=filters,
+        columns=[*columns, "1 AS n"],
     )

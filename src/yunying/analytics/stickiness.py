@@ -14,10 +14,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from yunying.analytics.common import DateRange, Interval
-from yunying.analytics.context import ProjectContext
+from yunying.analytics.context import ProjectContext, with_rollup
 from yunying.analytics.filters import PropertyFilter
 from yunying.analytics.periods import period_starts
-from yunying.analytics.source import events_sql
+from yunying.analytics.source import day_source_sql
 from yunying.analytics.trends import slot_sql
 from yunying.store.base import EventStore
 from yunying.store.dialect import Dialect
@@ -64,13 +64,13 @@ def _width(interval: Interval) -> int:
 def build_stickiness_sql(dialect: Dialect, ctx: ProjectContext, q: StickinessQuery) -> str:
     """Rows (active, persons): persons active in exactly ``active`` buckets."""
     date_from, date_to = q.date_range.resolve(ctx)
-    start, end = ctx.day_range_utc(date_from, date_to)
     slot = slot_sql(dialect, ctx, "e.ts", date_from, q.interval)
-    src = events_sql(
+    src = day_source_sql(  # a row per person-day where person_days can answer
         dialect,
         ctx,
-        start=start,
-        end=end,
+        date_from=date_from,
+        date_to=date_to,
+        day_grained=q.interval != "hour",
         event_names=[q.event],
         filters=q.filters,
         columns=[f"floor({slot} / {_width(q.interval) * q.interval_count}) AS bucket"],
@@ -88,6 +88,7 @@ def run_stickiness(store: EventStore, ctx: ProjectContext, q: StickinessQuery) -
     q = q.model_copy(update={"date_range": DateRange(date_from=date_from, date_to=date_to)})
     n_periods = len(period_starts(date_from, date_to, q.interval, ctx.week_start))
     total = -(-n_periods // q.interval_count)
+    ctx = with_rollup(store, ctx)
     got = {
         int(r["active"]): int(r["persons"])
         for r in store.query(build_stickiness_sql(store.dialect, ctx, q)).to_pylist()

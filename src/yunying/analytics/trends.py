@@ -19,7 +19,7 @@ from yunying.analytics.common import NONE, OTHER, Breakdown, DateRange, EventSel
 from yunying.analytics.context import ProjectContext, with_rollup
 from yunying.analytics.filters import PropertyFilter, property_expr
 from yunying.analytics.periods import period_of, period_starts
-from yunying.analytics.source import daily_events_sql, events_sql, rollup_can_answer
+from yunying.analytics.source import day_source_sql
 from yunying.events.model import NUMERIC_PROMOTED, PROMOTED_PROPERTIES
 from yunying.store.base import EventStore
 from yunying.store.dialect import Dialect, Interval
@@ -142,24 +142,14 @@ def breakdown_expr(dialect: Dialect, b: Breakdown) -> str:
     return property_expr(dialect, b.property, alias="e" if b.type == "event" else "p", kind=b.type)
 
 
-def _day_shaped(q: TrendsQuery) -> bool:
-    """Whether person_days could answer: counts or persons per day or coarser, and no
-    event property but the ones it keeps."""
-    if q.interval == "hour" or q.math not in ("total", "unique_persons"):
-        return False
-    props = [q.breakdown.property] if q.breakdown and q.breakdown.type == "event" else []
-    filters = [*q.filters, *(f for sel in q.series for f in sel.filters)]
-    return rollup_can_answer(filters, props)
-
-
-def _daily(ctx: ProjectContext, q: TrendsQuery) -> bool:
-    return ctx.rollup is not None and _day_shaped(q)
+def _day_grained(q: TrendsQuery) -> bool:
+    """Counts or persons per day or coarser: what person_days can answer."""
+    return q.interval != "hour" and q.math in ("total", "unique_persons")
 
 
 def build_trends_sql(dialect: Dialect, ctx: ProjectContext, q: TrendsQuery) -> str:
     """Rows (s, bkey, slot, lvl, n, value): lvl 0 per period, lvl 1 the range total (slot -1)."""
     date_from, date_to = q.date_range.resolve(ctx)
-    start, end = ctx.day_range_utc(date_from, date_to)
     cols = [f"{slot_sql(dialect, ctx, 'e.ts', date_from, q.interval)} AS slot"]
     if q.breakdown is not None:
         cols.append(f"{breakdown_expr(dialect, q.breakdown)} AS bv")
@@ -167,30 +157,21 @@ def build_trends_sql(dialect: Dialect, ctx: ProjectContext, q: TrendsQuery) -> s
         assert q.math_property is not None
         cols.append(f"{property_expr(dialect, q.math_property, alias='e', numeric=True)} AS val")
     names = ", ".join(c.rsplit(" AS ", 1)[1] for c in cols)
-    daily = _daily(ctx, q)
+    event_props = [q.breakdown.property] if q.breakdown and q.breakdown.type == "event" else []
     branches = []
     for i, sel in enumerate(q.series):
-        filters = [*q.filters, *sel.filters]
-        if daily:  # a row per person-day (n events each), see source.daily_events_sql
-            src = daily_events_sql(
-                dialect,
-                ctx,
-                date_from=date_from,
-                date_to=date_to,
-                event_names=[sel.event],
-                filters=filters,
-                columns=cols,
-            )
-        else:
-            src = events_sql(
-                dialect,
-                ctx,
-                start=start,
-                end=end,
-                event_names=[sel.event],
-                filters=filters,
-                columns=[*cols, "1 AS n"],
-            )
+        # A row per person-day (n events each) where person_days can answer.
+        src = day_source_sql(
+            dialect,
+            ctx,
+            date_from=date_from,
+            date_to=date_to,
+            event_names=[sel.event],
+            filters=[*q.filters, *sel.filters],
+            columns=cols,
+            event_properties=event_props,
+            day_grained=_day_grained(q),
+        )
         branches.append(f"SELECT {i} AS s, pid, {names}, n FROM ({src}) x{i}")
     base = " UNION ALL ".join(branches)
     extra = ", val" if q.math in PROPERTY_MATHS else ""
@@ -244,7 +225,7 @@ def run_trends(store: EventStore, ctx: ProjectContext, q: TrendsQuery) -> Trends
     # Pin the dates so the SQL and the periods agree even across midnight.
     q = q.model_copy(update={"date_range": DateRange(date_from=date_from, date_to=date_to)})
     periods = period_starts(date_from, date_to, q.interval, ctx.week_start)
-    if _day_shaped(q):
+    if _day_grained(q):
         ctx = with_rollup(store, ctx)
     table = store.query(build_trends_sql(store.dialect, ctx, q))
     per_period: dict[tuple[int, str], dict[int, Number | None]] = {}

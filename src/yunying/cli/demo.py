@@ -77,7 +77,7 @@ def demo_command(
 
         def report(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
-                label = "Generating" if stage == "generate" else "Importing "
+                label = {"generate": "Generating", "import": "Importing "}.get(stage, "Summarising")
                 tasks[stage] = bar.add_task(label, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 

@@ -23,6 +23,7 @@ from yunying.cli.common import (
 from yunying.cli.render import OutputFormat, emit_rows, write_json
 from yunying.db.projects import find_project
 from yunying.events.importer import ColumnMapping, ImportProgress, ImportSummary, import_file
+from yunying.store.person_days import refresh_if_kept
 
 SHOWN_REJECTS = 10
 
@@ -94,7 +95,8 @@ def import_command(
         raise CliError(f"no such file: {file}")
     settings = make_settings(data_dir, database_url)
     with db_session(settings) as session:
-        project_id = find_project(session, project).id
+        found = find_project(session, project)
+        project_id, timezone = found.id, found.timezone
     with event_store(settings) as store, _progress_bar() as bar:
         task = bar.add_task("importing", total=None)
 
@@ -110,6 +112,8 @@ def import_command(
             batch_size=batch_size,
             progress=on_progress,
         )
+        bar.update(task, description="summarising")  # day-grained metrics' table
+        refresh_if_kept(store, project_id, timezone)
     _print_summary(summary, output)
 
 

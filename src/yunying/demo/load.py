@@ -18,7 +18,8 @@ from yunying.config import Settings
 from yunying.demo.generate import DemoSummary, generate_demo
 from yunying.store.base import EventStore
 
-# (stage, done, total): stage "generate" (persons) then "import" (rows).
+# (stage, done, total): stage "generate" (persons), "import" (rows), then "summarise" (0/1:
+# person_days, see store/person_days.py).
 DemoProgress = Callable[[str, int, int], None]
 
 
@@ -59,6 +60,7 @@ def load_demo(
     ``(stage, done, total)``. ``timezone`` is the project's (default: the settings').
     """
     from yunying.events.importer import ImportProgress, import_file
+    from yunying.store.person_days import refresh_if_kept
 
     report: DemoProgress | None
     if progress is True:
@@ -87,6 +89,11 @@ def load_demo(
 
     started = time.perf_counter()
     result = import_file(store, project_id=project_id, path=path, fmt="parquet", progress=on_import)
+    if report:
+        report("summarise", 0, 1)
+    refresh_if_kept(store, project_id, timezone or settings.default_timezone)
+    if report:
+        report("summarise", 1, 1)
     return dataclasses.replace(
         summary, inserted=result.imported, load_seconds=time.perf_counter() - started
     )

@@ -18,6 +18,7 @@ Schedule = Literal["hourly", "daily", "manual"]
 
 _JOB_MODULES = [
     "yunying.jobs.segment_jobs",
+    "yunying.jobs.store_jobs",
     "yunying.people.layer_jobs",
     "yunying.people.churn_jobs",
 ]

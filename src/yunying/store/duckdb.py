@@ -97,6 +97,7 @@ class DuckDBStore:
         if target != ":memory:":
             Path(target).parent.mkdir(parents=True, exist_ok=True)
         self.path = target
+        self.read_only = read_only
         self._con = duckdb.connect(target, read_only=read_only)
         self._lock = threading.Lock()
         # A read-only file from before person_days is read from events.

@@ -209,3 +209,11 @@ def refresh_person_days(store: RollupStore, project_id: int, tz: str) -> Refresh
         return RefreshResult(p, False, len(days))
 
     return store.run_transaction(work)
+
+
+def refresh_if_kept(store: object, project_id: int, tz: str) -> RefreshResult | None:
+    """``refresh_person_days`` on a store that keeps the table; None on one that does not
+    (ClickHouse) or cannot write it (read-only)."""
+    if not callable(getattr(store, "person_days_view", None)) or getattr(store, "read_only", False):
+        return None
+    return refresh_person_days(store, project_id, tz)  # type: ignore[arg-type]
