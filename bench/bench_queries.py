@@ -8,6 +8,9 @@ Three questions, each answered three ways on the same data:
   ``channel``.
 
 Yunying is the public ``run_*`` function (SQL generation + DuckDB + shaping the result).
+Retention and trends read the store's ``person_days`` summary (kept up to date by every
+write's marks and the refresh, see ``store/person_days.py``); what keeping it costs is
+measured too: a full build, and a refresh after one day was written.
 The hand-written SQL computes the same numbers as directly as one would by hand (still
 applying identity merges the way the store keeps them: each event's stamped person,
 redirected through ``person_overrides``). pandas starts from the needed columns already
@@ -299,6 +302,32 @@ class Frame:
 # ---- running -----------------------------------------------------------------------------
 
 
+def measure_upkeep(db: Any) -> str:
+    """What keeping ``person_days`` costs on this store: a full build, and the refresh
+    after a day of events was written (marked stale by the write)."""
+    from yunying.store.person_days import refresh_person_days
+
+    store = DuckDBStore(db)
+    try:
+        store.query(f"DELETE FROM person_days_state WHERE project_id = {PROJECT_ID}")
+        t0 = time.perf_counter()
+        refresh_person_days(store, PROJECT_ID, TIMEZONE)
+        full = time.perf_counter() - t0
+        store.query(
+            f"INSERT INTO person_days_dirty VALUES ({PROJECT_ID}, DATE '{END - timedelta(days=1)}')"
+        )
+        t0 = time.perf_counter()
+        done = refresh_person_days(store, PROJECT_ID, TIMEZONE)
+        one = time.perf_counter() - t0
+        rows = store.query("SELECT count(*) AS n FROM person_days").column("n")[0].as_py()
+    finally:
+        store.close()
+    return (
+        f"person_days upkeep: {rows:,} rows; full build {full:.2f} s; refresh after one day "
+        f"written ({done.days} local days rebuilt) {one:.3f} s"
+    )
+
+
 def compare(name: str, a: Answer, b: Answer, c: Answer | None) -> str:
     diffs = [k for k in set(a) | set(b) if a.get(k, 0) != b.get(k, 0)]
     if c is not None:
@@ -324,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     db = query_store(args.events)
+    upkeep = measure_upkeep(db)
+    print(upkeep)
     store = DuckDBStore(db, read_only=True)
     n_events = store.query("SELECT count(*) AS n FROM events").column("n")[0].as_py()
     n_persons = store.query("SELECT count(*) AS n FROM persons").column("n")[0].as_py()
@@ -382,7 +413,8 @@ def main(argv: list[str] | None = None) -> int:
             f"store file (see `bench/common.py`). Median of {args.repeat} runs after one "
             f"warm-up for Yunying and the hand-written SQL; pandas: {args.pandas_repeat} run(s) "
             f"on columns already in memory (loading them took {load_s:.1f} s, not counted).\n\n"
-            f"{result}\n\nCommand: `python bench/bench_queries.py --events {args.events}`"
+            f"{result}\n\n{upkeep}\n\n"
+            f"Command: `python bench/bench_queries.py --events {args.events}`"
         )
         update_report("queries", "Queries (retention, funnel, trends)", body)
     store.close()

@@ -17,8 +17,10 @@ alone; a test checks that across random writes, refreshes and time zones.
 
 Persons are kept as DuckDB's 16-byte ``UUID`` (person ids are UUIDs, see
 ``events.model.person_uuid``): grouping and joining on it instead of 36-character text
-made a 30-day retention ~1.4× faster. A store with a person id that is not a UUID fails
-the refresh loudly and keeps answering from events.
+made a 30-day retention ~1.4× faster. Every write path stamps ids made by
+``person_uuid``; an id that is not a UUID (only hand-written SQL can store one) makes the
+refresh fail loudly, and once the project has been refreshed, so do person counts over
+its marked days: an error, never a wrong number.
 
 Days are the project's local days: ``person_days_state`` records the zone the rows were
 built in, and a project whose zone changed is read from events until a refresh rebuilds
