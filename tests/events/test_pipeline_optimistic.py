@@ -65,3 +65,37 @@ def test_a_refused_optimistic_batch_writes_nothing(store):
     assert store.distinct_id_map(1, ["v"]) == {}
     # an ordinary batch with the same duplicate is still written, skipping it
     assert store.write(WriteBatch(events=[ev(1), ev(2, did="v")])) == 1
+
+
+def _person_rows(store: DuckDBStore) -> list[tuple[str, str]]:
+    sql = "SELECT id, properties FROM persons ORDER BY id"
+    return [(r["id"], r["properties"]) for r in store.query(sql).to_pylist()]
+
+
+def test_new_ids_and_persons_are_hinted_and_only_those(store):
+    write_events(store, [ev(1, did="old", **{"$set": {"plan": "free"}})])
+    batch = prepare_batch(
+        store,
+        [ev(2, did="old", **{"$set": {"plan": "pro"}}), ev(3, did="fresh", **{"$set": {"a": 1}})],
+        optimistic=True,
+    )
+    stored = store.distinct_id_map(1, ["old"])["old"]
+    assert batch.new_ids == {(1, "fresh")}
+    (new_person,) = [p.id for p in batch.persons if p.id != stored]
+    assert batch.new_persons == {(1, new_person)}
+    store.write(batch)
+    props = dict(_person_rows(store))
+    assert props == {stored: '{"plan":"pro"}', new_person: '{"a":1}'}
+
+
+def test_a_wrong_new_row_hint_still_writes_the_right_rows(store):
+    """A hint naming a stored row makes the plain INSERT fail on the key; the batch is
+    then written replacing, as without hints (nothing lost, nothing doubled)."""
+    write_events(store, [ev(1, did="u", **{"$set": {"plan": "free"}})])
+    batch = prepare_batch(store, [ev(2, did="u", **{"$set": {"plan": "pro"}})], optimistic=False)
+    (pid,) = [p.id for p in batch.persons]
+    batch.new_persons = {(1, pid)}  # wrong: the person is stored
+    batch.new_ids = {(1, r.distinct_id) for r in batch.distinct_ids} | {(1, "u")}
+    assert store.write(batch) == 1
+    assert _person_rows(store) == [(pid, '{"plan":"pro"}')]
+    assert store.query("SELECT count(*) AS n FROM person_distinct_ids").to_pylist() == [{"n": 1}]

@@ -123,11 +123,15 @@ class IdentityState:
     changed_persons: set[str] = field(default_factory=set)
     # absorbed person → one of its ids: where its already stamped events now belong
     absorbed: dict[str, str] = field(default_factory=dict)
+    # Persons and ids that no stored row had when this batch began (see ``new_rows``).
+    created_persons: set[str] = field(default_factory=set)
     _batch_members: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False)
     _stored_persons: set[str] = field(default_factory=set, init=False, repr=False)
+    _stored_ids: frozenset[str] = field(default_factory=frozenset, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._stored_persons = set(self.id_map.values()) | set(self.persons)
+        self._stored_ids = frozenset(self.id_map)
 
     def person_of(self, distinct_id: str, seen_at: datetime) -> str:
         pid = self.id_map.get(distinct_id)
@@ -156,6 +160,7 @@ class IdentityState:
             row = PersonRow(self.project_id, pid, {}, seen_at, 0)
             self.persons[pid] = row
             self.changed_persons.add(pid)
+            self.created_persons.add(pid)
         elif seen_at < _aware(row.created_at, seen_at):
             row.created_at = seen_at
             self.changed_persons.add(pid)
@@ -227,6 +232,13 @@ class IdentityState:
             row.version = max(row.version + 1, version)
             persons.append(row)
         return ids, persons
+
+    def new_rows(self) -> tuple[set[tuple[int, str]], set[tuple[int, str]]]:
+        """(persons, distinct ids) among the changed rows that nothing stored had, as
+        (project, id): the store may insert them without replacing (``WriteBatch``)."""
+        p = self.project_id
+        ids = {(p, d) for d in self.changed_ids if d not in self._stored_ids}
+        return {(p, x) for x in self.created_persons & self.changed_persons}, ids
 
     def override_rows(self) -> list[PersonOverrideRow]:
         """Persons absorbed in this batch: their events resolve through ``person_overrides``."""

@@ -89,6 +89,9 @@ def prepare_batch(
         batch.distinct_ids.extend(pdi_rows)
         batch.persons.extend(person_rows)
         batch.overrides.extend(state.override_rows())
+        new_persons, new_ids = state.new_rows()
+        batch.new_persons |= new_persons
+        batch.new_ids |= new_ids
     return batch
 
 

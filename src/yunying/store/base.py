@@ -52,12 +52,19 @@ class PersonOverrideRow:
 
 @dataclass(slots=True)
 class WriteBatch:
-    """Everything one group commit writes, atomically: events, person and id-map updates."""
+    """Everything one group commit writes, atomically: events, person and id-map updates.
+
+    ``new_persons``/``new_ids`` name the rows, as (project id, person or distinct id),
+    that did not exist when identity was resolved: a store may add those without looking
+    for a row to replace (a hint: it must still be right if one is there).
+    """
 
     events: list[Event] = field(default_factory=list)
     persons: list[PersonRow] = field(default_factory=list)
     distinct_ids: list[DistinctIdRow] = field(default_factory=list)
     overrides: list[PersonOverrideRow] = field(default_factory=list)
+    new_persons: set[tuple[int, str]] = field(default_factory=set)
+    new_ids: set[tuple[int, str]] = field(default_factory=set)
 
 
 @dataclass(slots=True)

@@ -85,6 +85,7 @@ CREATE TABLE person_overrides (
 
 CHECKPOINT_THRESHOLD = "64MB"
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class DuckDBStore:
@@ -233,22 +234,35 @@ class DuckDBStore:
                 if marks:
                     con.execute(MARK_SQL).fetchall()  # person_days of these days are stale
                 con.unregister("_yy_events_in")
+            # Rows the batch says are new are added with a plain INSERT: DuckDB's INSERT OR
+            # REPLACE looks each key up without the primary-key index (~8 ms for 100 rows
+            # vs ~2.5 ms). A wrong hint fails the transaction on the key, and the retry
+            # (skip_duplicates) replaces everything.
+            hinted = not skip_duplicates
+            new_p = getattr(batch, "new_persons", set()) if hinted else set()
+            new_d = getattr(batch, "new_ids", set()) if hinted else set()
             if batch.persons:
-                con.register("_yy_persons_in", _persons_arrow(batch.persons, stored))
-                con.execute(
-                    "INSERT OR REPLACE INTO persons "
-                    "SELECT DISTINCT ON (project_id, id) * FROM _yy_persons_in "
-                    "ORDER BY project_id, id, version DESC"
-                ).fetchall()
-                con.unregister("_yy_persons_in")
+                pairs = list(zip(batch.persons, stored, strict=True))
+                for fresh, part in _split(pairs, lambda r: (r[0].project_id, r[0].id) in new_p):
+                    rows, forms = [r[0] for r in part], [r[1] for r in part]
+                    con.register("_yy_persons_in", _persons_arrow(rows, forms))
+                    con.execute(
+                        f"{'INSERT' if fresh else 'INSERT OR REPLACE'} INTO persons "
+                        "SELECT DISTINCT ON (project_id, id) * FROM _yy_persons_in "
+                        "ORDER BY project_id, id, version DESC"
+                    ).fetchall()
+                    con.unregister("_yy_persons_in")
             if batch.distinct_ids:
-                con.register("_yy_pdi_in", pdi_to_arrow(batch.distinct_ids))
-                con.execute(
-                    "INSERT OR REPLACE INTO person_distinct_ids "
-                    "SELECT DISTINCT ON (project_id, distinct_id) * FROM _yy_pdi_in "
-                    "ORDER BY project_id, distinct_id, version DESC"
-                ).fetchall()
-                con.unregister("_yy_pdi_in")
+                for fresh, part in _split(
+                    batch.distinct_ids, lambda r: (r.project_id, r.distinct_id) in new_d
+                ):
+                    con.register("_yy_pdi_in", pdi_to_arrow(part))
+                    con.execute(
+                        f"{'INSERT' if fresh else 'INSERT OR REPLACE'} INTO person_distinct_ids "
+                        "SELECT DISTINCT ON (project_id, distinct_id) * FROM _yy_pdi_in "
+                        "ORDER BY project_id, distinct_id, version DESC"
+                    ).fetchall()
+                    con.unregister("_yy_pdi_in")
             if batch.overrides:
                 con.register("_yy_overrides_in", overrides_to_arrow(batch.overrides))
                 con.execute("INSERT INTO person_overrides SELECT * FROM _yy_overrides_in")
@@ -381,6 +395,13 @@ class DuckDBStore:
         if self._mirror is not None:
             self._mirror.release()
         self._con.close()
+
+
+def _split(rows: list[R], is_new: Callable[[R], bool]) -> list[tuple[bool, list[R]]]:
+    """(True, new rows), (False, the others), leaving out an empty part."""
+    new = [r for r in rows if is_new(r)]
+    old = [r for r in rows if not is_new(r)] if len(new) < len(rows) else []
+    return [(flag, part) for flag, part in ((True, new), (False, old)) if part]
 
 
 def _arrow(relation: duckdb.DuckDBPyRelation | None) -> pa.Table:
