@@ -124,9 +124,8 @@ class DuckDBStore:
             con = self._con
             con.execute(_DDL).fetchall()
             con.execute(_PERSON_DAYS_DDL).fetchall()
-            if not self._has_table(
-                "person_overrides"
-            ):  # new, or a store from before persons on events
+            # New, or a store from before persons on events.
+            if not self._has_table("person_overrides"):
                 con.execute("BEGIN TRANSACTION").fetchall()
                 con.execute(_OVERRIDES_DDL).fetchall()
                 con.execute(
