@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import make_store
 from tests.factories import at, ev, load
+from yunying.analytics import retention_masks
 from yunying.analytics.common import DateRange
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.retention import (
@@ -26,6 +27,17 @@ from yunying.analytics.retention import (
 )
 
 CTX = ProjectContext(project_id=1)
+
+
+@pytest.fixture(autouse=True, params=["masks", "join"])
+def strategy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every case both ways: a 64-bit return mask per person (the default for spans that
+    fit), and the self-join that longer spans use (see analytics/retention_masks.py)."""
+    if request.param == "join":
+        monkeypatch.setattr(retention_masks, "MASK_BITS", 0)
+    return str(request.param)
+
+
 LATER = date(2030, 1, 1)  # "today" far after the data: every column complete
 
 
@@ -412,7 +424,11 @@ event_st = st.lists(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(
     data=event_st,
     rtype=st.sampled_from(["recurring", "first_time"]),

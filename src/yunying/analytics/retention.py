@@ -15,12 +15,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from yunying.analytics import retention_masks
 from yunying.analytics.common import NONE, OTHER, Breakdown, DateRange, EventSelector, Interval
 from yunying.analytics.context import ProjectContext, with_rollup
 from yunying.analytics.filters import PropertyFilter, property_expr
 from yunying.analytics.periods import period_of as period_floor
 from yunying.analytics.periods import period_offset
 from yunying.analytics.periods import shift_period as period_add
+from yunying.analytics.retention_masks import masks_sql
 from yunying.analytics.source import day_source_sql, events_sql
 from yunying.store.base import EventStore, rows
 from yunying.store.dialect import Dialect
@@ -120,10 +122,19 @@ def _breakdown_col(dialect: Dialect, q: RetentionQuery) -> str:
     return f"coalesce({expr}, {dialect.str_lit(NONE)}) AS bd"
 
 
+def uses_masks(q: RetentionQuery, first: date, last: date) -> bool:
+    """Whether the query's periods fit a person's 64-bit return mask (retention_masks)."""
+    if q.period == "hour":
+        return False
+    span = period_offset(first, period_add(last, q.period, q.periods), q.period)
+    return span < retention_masks.MASK_BITS
+
+
 def build_retention_sql(dialect: Dialect, ctx: ProjectContext, q: RetentionQuery) -> str:
     """Rows (part, cp, cbd, rp, n): part 0 = cohort sizes, part 1 = returns per period.
 
     In "within" mode part 1 counts each member once, at their first return period.
+    Queries that ``uses_masks`` return (cp, cbd, size, k1 …) instead: ``result_rows``.
     """
     periods = cohort_periods(ctx, q)
     first, last = periods[0], periods[-1]
@@ -133,6 +144,8 @@ def build_retention_sql(dialect: Dialect, ctx: ProjectContext, q: RetentionQuery
         return dialect.period_start(col, ctx.timezone, q.period, ctx.week_start)
 
     event_props = [q.breakdown.property] if q.breakdown and q.breakdown.type == "event" else []
+    return_last = period_add(last, q.period, q.periods + 1) - timedelta(days=1)
+    masks = uses_masks(q, first, last)
     # A row per person-day where person_days can answer (see source.day_source_sql).
     starts = day_source_sql(
         dialect,
@@ -149,7 +162,7 @@ def build_retention_sql(dialect: Dialect, ctx: ProjectContext, q: RetentionQuery
         dialect,
         ctx,
         date_from=first,
-        date_to=period_add(last, q.period, q.periods + 1) - timedelta(days=1),
+        date_to=return_last,
         event_names=[ret.event],
         filters=[*ret.filters, *q.filters],
         day_grained=q.period != "hour",
@@ -163,10 +176,9 @@ def build_retention_sql(dialect: Dialect, ctx: ProjectContext, q: RetentionQuery
             f"  ) f WHERE cp0 >= {first_lit}"
         )
     else:
-        cohort = (
-            f"SELECT pid, cp, {dialect.arg_min('bd', 'ts')} AS cbd FROM s "
-            f"WHERE cp >= {first_lit} GROUP BY pid, cp"
-        )
+        # Without a breakdown bd is one constant: no need to find each row's first event.
+        cbd = dialect.arg_min("bd", "ts") if q.breakdown is not None else "min(bd)"
+        cohort = f"SELECT pid, cp, {cbd} AS cbd FROM s WHERE cp >= {first_lit} GROUP BY pid, cp"
     if q.period == "day":
         upper = dialect.add_days("c.cp", q.periods)
     elif q.period == "week":
@@ -181,13 +193,25 @@ def build_retention_sql(dialect: Dialect, ctx: ProjectContext, q: RetentionQuery
             "    SELECT pid, cp, cbd, min(rp) AS frp FROM h GROUP BY pid, cp, cbd\n"
             "  ) w GROUP BY cp, cbd, frp"
         )
-    return (
+    head = (
         "WITH s AS (\n"
         f"  SELECT pid, ts, {period_of('ts')} AS cp, bd\n"
         f"  FROM ({starts}) x\n"
         "),\n"
         f"c AS (\n  {cohort}\n),\n"
-        "r AS (\n"
+    )
+    if masks:
+        return head + masks_sql(
+            dialect,
+            period=q.period,
+            periods=q.periods,
+            mode=q.mode,
+            first=first,
+            returns=returns,
+            period_of=period_of,
+        )
+    return (
+        head + "r AS (\n"
         f"  SELECT DISTINCT pid, {period_of('ts')} AS rp\n"
         f"  FROM ({returns}) y\n"
         "),\n"
@@ -291,13 +315,20 @@ def assemble_retention(
     )
 
 
+def result_rows(q: RetentionQuery, data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``build_retention_sql``'s rows in the (part, cp, cbd, rp, n) shape either way."""
+    if data and "size" in data[0]:
+        return retention_masks.long_rows(data, q.period, q.periods)
+    return data
+
+
 def run_retention(
     store: EventStore, ctx: ProjectContext, q: RetentionQuery, *, today: date | None = None
 ) -> RetentionResult:
     """Run on ``store``; ``today`` (local date, default now) decides which columns are complete."""
     if q.period != "hour":
         ctx = with_rollup(store, ctx)
-    data = rows(store.query(build_retention_sql(store.dialect, ctx, q)))
+    data = result_rows(q, rows(store.query(build_retention_sql(store.dialect, ctx, q))))
     return assemble_retention(ctx, q, data, today or ctx.today())
 
 

@@ -129,6 +129,24 @@ class Dialect:
     def arg_min(self, value: str, by: str) -> str:
         raise NotImplementedError
 
+    def int_div(self, a: str, b: str | int) -> str:
+        """Integer division (both operands whole numbers)."""
+        raise NotImplementedError
+
+    # 64-bit masks (retention keeps a person's return periods as one): UInt64 on both.
+    def bit(self, index: str | int) -> str:
+        """A mask with bit ``index`` set."""
+        raise NotImplementedError
+
+    def bit_or_agg(self, expr: str) -> str:
+        raise NotImplementedError
+
+    def shift_right(self, expr: str, n: str | int) -> str:
+        raise NotImplementedError
+
+    def bit_and(self, a: str, b: str | int) -> str:
+        raise NotImplementedError
+
     def median(self, expr: str) -> str:
         raise NotImplementedError
 
@@ -267,6 +285,21 @@ class DuckDBDialect(Dialect):
     def arg_min(self, value: str, by: str) -> str:
         return f"arg_min({value}, {by})"
 
+    def int_div(self, a: str, b: str | int) -> str:
+        return f"({a} // {b})"
+
+    def bit(self, index: str | int) -> str:
+        return f"(CAST(1 AS UBIGINT) << CAST({index} AS INTEGER))"
+
+    def bit_or_agg(self, expr: str) -> str:
+        return f"bit_or({expr})"
+
+    def shift_right(self, expr: str, n: str | int) -> str:
+        return f"({expr} >> CAST({n} AS INTEGER))"
+
+    def bit_and(self, a: str, b: str | int) -> str:
+        return f"({a} & CAST({b} AS UBIGINT))"
+
     def median(self, expr: str) -> str:
         return f"quantile_cont({expr}, 0.5)"
 
@@ -353,6 +386,21 @@ class ClickHouseDialect(Dialect):
 
     def arg_min(self, value: str, by: str) -> str:
         return f"argMin({value}, {by})"
+
+    def int_div(self, a: str, b: str | int) -> str:
+        return f"intDiv({a}, {b})"
+
+    def bit(self, index: str | int) -> str:
+        return f"bitShiftLeft(toUInt64(1), {index})"
+
+    def bit_or_agg(self, expr: str) -> str:
+        return f"groupBitOr({expr})"
+
+    def shift_right(self, expr: str, n: str | int) -> str:
+        return f"bitShiftRight({expr}, {n})"
+
+    def bit_and(self, a: str, b: str | int) -> str:
+        return f"bitAnd({a}, toUInt64({b}))"
 
     def median(self, expr: str) -> str:
         return f"quantileExactInclusive(0.5)({expr})"
