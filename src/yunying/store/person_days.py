@@ -4,11 +4,13 @@ number of events and the first one's time, kept next to ``events`` on the DuckDB
 Why: the day-grained questions (trends by day/week/month, retention, active users) only
 need *who did what on which day*. On the demo's 10M events that is 2.4M rows, and a
 30-day retention or a 90-day trend reads them in a fraction of the time it takes to
-scan and group the events, which is what puts those metrics an order of magnitude
-ahead of pandas working on columns in memory (``bench/bench_queries.py``).
+scan and group the events: ~9× and ~30× ahead of pandas working on columns in memory,
+from 2.4× and 3.6× (``bench/bench_queries.py``, docs/benchmarks.md).
 
 Exact, not eventually consistent: the write path records the UTC day of every batch's
-events in ``person_days_dirty`` in the batch's own transaction. A refresh rebuilds the
+events in ``person_days_dirty`` in the batch's own transaction (a store that is its
+file's one writer skips days it already marked since the last refresh began, see
+``DuckDBStore.run_transaction``). A refresh rebuilds the
 local days those marks touch from ``events`` and deletes the marks it saw, all in one
 transaction, so a batch committed meanwhile keeps its marks. A query reads
 ``person_days`` for clean days and the raw events for the days still marked (see
