@@ -67,10 +67,8 @@ def events_sql(
         else:
             where.append(f"e.event IN ({', '.join(dialect.str_lit(n) for n in names)})")
     event_filters = [f for f in filters if f.type == "event"]
-    person_filters = [f for f in filters if f.type == "person"]
     if event_filters:
         where.append(filters_sql(dialect, event_filters, event_alias="e"))
-    extra = "".join(f", {c}" for c in columns)
     inner = (
         "SELECT coalesce(o.person_id, e.person_id) AS pid, e.event AS event, "
         "e.timestamp AS ts, e.uuid AS uuid, e.distinct_id AS distinct_id, "
@@ -79,16 +77,42 @@ def events_sql(
         + f" FROM events e LEFT JOIN ({overrides_map_sql(dialect, ctx.project_id)}) o "
         f"ON o.old_person_id = e.person_id WHERE {' AND '.join(where)}"
     )
+    return _with_persons(
+        dialect,
+        ctx,
+        inner,
+        select="e.pid AS pid, e.event AS event, e.ts AS ts, e.uuid AS uuid",
+        filters=filters,
+        columns=columns,
+    )
+
+
+def _with_persons(
+    dialect: Dialect,
+    ctx: ProjectContext,
+    inner: str,
+    *,
+    select: str,
+    filters: Sequence[PropertyFilter],
+    columns: Sequence[str],
+    where: Sequence[str] = (),
+    person_key: str = "e.pid",
+) -> str:
+    """``SELECT select, columns FROM (inner) e``, joined with each person's newest
+    properties (alias ``p``) only when a person filter or a ``p.`` column needs them, and
+    filtered by the person filters and ``where``."""
+    person_filters = [f for f in filters if f.type == "person"]
+    conds = list(where)
+    if person_filters:
+        conds.append(filters_sql(dialect, person_filters, person_alias="p"))
     join_person = needs_person_join(list(filters)) or any("p." in c for c in columns)
-    outer_where = (
-        filters_sql(dialect, person_filters, person_alias="p") if person_filters else "TRUE"
-    )
     person_join = (
-        f" LEFT JOIN ({persons_sql(dialect, ctx)}) p ON p.id = e.pid" if join_person else ""
+        f" LEFT JOIN ({persons_sql(dialect, ctx)}) p ON p.id = {person_key}" if join_person else ""
     )
+    extra = "".join(f", {c}" for c in columns)
     return (
-        f"SELECT e.pid AS pid, e.event AS event, e.ts AS ts, e.uuid AS uuid{extra} "
-        f"FROM ({inner}) e{person_join} WHERE {outer_where}"
+        f"SELECT {select}{extra} FROM ({inner}) e{person_join} "
+        f"WHERE {' AND '.join(conds) or 'TRUE'}"
     )
 
 
@@ -164,24 +188,17 @@ def daily_events_sql(
             f"LEFT JOIN ({overrides}) o ON o.old_person_id = e.person_id "
             f"WHERE {' AND '.join(raw_where)}"
         )
-    inner = " UNION ALL ".join(parts)
     event_filters = [f for f in filters if f.type == "event"]
-    person_filters = [f for f in filters if f.type == "person"]
-    conds = []
-    if event_filters:
-        conds.append(filters_sql(dialect, event_filters, event_alias="e"))
-    if person_filters:
-        conds.append(filters_sql(dialect, person_filters, person_alias="p"))
-    join_person = bool(person_filters) or any("p." in c for c in columns)
-    person_join = (
-        f" LEFT JOIN ({persons_sql(dialect, ctx)}) p ON p.id = CAST(e.pid AS VARCHAR)"
-        if join_person
-        else ""
-    )
-    extra = "".join(f", {c}" for c in columns)
-    return (
-        f"SELECT e.pid AS pid, e.event AS event, e.ts AS ts, e.n AS n{extra} "
-        f"FROM ({inner}) e{person_join} WHERE {' AND '.join(conds) or 'TRUE'}"
+    return _with_persons(
+        dialect,
+        ctx,
+        " UNION ALL ".join(parts),
+        select="e.pid AS pid, e.event AS event, e.ts AS ts, e.n AS n",
+        filters=filters,
+        columns=columns,
+        # Event filters (on kept columns only) apply to the rows of both halves.
+        where=[filters_sql(dialect, event_filters, event_alias="e")] if event_filters else [],
+        person_key="CAST(e.pid AS VARCHAR)",
     )
 
 
