@@ -145,7 +145,6 @@ def build_retention_sql(dialect: Dialect, ctx: ProjectContext, q: RetentionQuery
 
     event_props = [q.breakdown.property] if q.breakdown and q.breakdown.type == "event" else []
     return_last = period_add(last, q.period, q.periods + 1) - timedelta(days=1)
-    masks = uses_masks(q, first, last)
     # A row per person-day where person_days can answer (see source.day_source_sql).
     starts = day_source_sql(
         dialect,
@@ -179,6 +178,23 @@ def build_retention_sql(dialect: Dialect, ctx: ProjectContext, q: RetentionQuery
         # Without a breakdown bd is one constant: no need to find each row's first event.
         cbd = dialect.arg_min("bd", "ts") if q.breakdown is not None else "min(bd)"
         cohort = f"SELECT pid, cp, {cbd} AS cbd FROM s WHERE cp >= {first_lit} GROUP BY pid, cp"
+    head = (
+        "WITH s AS (\n"
+        f"  SELECT pid, ts, {period_of('ts')} AS cp, bd\n"
+        f"  FROM ({starts}) x\n"
+        "),\n"
+        f"c AS (\n  {cohort}\n),\n"
+    )
+    if uses_masks(q, first, last):
+        return head + masks_sql(
+            dialect,
+            period=q.period,
+            periods=q.periods,
+            mode=q.mode,
+            first=first,
+            returns=returns,
+            period_of=period_of,
+        )
     if q.period == "day":
         upper = dialect.add_days("c.cp", q.periods)
     elif q.period == "week":
@@ -192,23 +208,6 @@ def build_retention_sql(dialect: Dialect, ctx: ProjectContext, q: RetentionQuery
             "SELECT 1 AS part, cp, cbd, frp AS rp, count(*) AS n FROM (\n"
             "    SELECT pid, cp, cbd, min(rp) AS frp FROM h GROUP BY pid, cp, cbd\n"
             "  ) w GROUP BY cp, cbd, frp"
-        )
-    head = (
-        "WITH s AS (\n"
-        f"  SELECT pid, ts, {period_of('ts')} AS cp, bd\n"
-        f"  FROM ({starts}) x\n"
-        "),\n"
-        f"c AS (\n  {cohort}\n),\n"
-    )
-    if masks:
-        return head + masks_sql(
-            dialect,
-            period=q.period,
-            periods=q.periods,
-            mode=q.mode,
-            first=first,
-            returns=returns,
-            period_of=period_of,
         )
     return (
         head + "r AS (\n"
