@@ -238,7 +238,7 @@ class IdentityState:
         (project, id): the store may insert them without replacing (``WriteBatch``)."""
         p = self.project_id
         ids = {(p, d) for d in self.changed_ids if d not in self._stored_ids}
-        return {(p, x) for x in self.created_persons & self.changed_persons}, ids
+        return {(p, x) for x in self.created_persons}, ids
 
     def override_rows(self) -> list[PersonOverrideRow]:
         """Persons absorbed in this batch: their events resolve through ``person_overrides``."""

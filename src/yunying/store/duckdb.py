@@ -29,7 +29,7 @@ from yunying.store.dialect import DuckDBDialect
 from yunying.store.identity_mirror import IdentityMirror
 from yunying.store.optimistic import OptimisticBatch, StoredDuplicate
 from yunying.store.person_days import DDL as _PERSON_DAYS_DDL
-from yunying.store.person_days import MARK_SQL, Execute, RollupView, read_view
+from yunying.store.person_days import Execute, RollupView, mark_sql, read_view
 from yunying.store.person_overrides import missing_overrides_sql
 from yunying.store.schema import (
     PERSON_ARROW_SCHEMA,
@@ -101,8 +101,6 @@ class DuckDBStore:
         self.read_only = read_only
         self._con = duckdb.connect(target, read_only=read_only)
         self._lock = threading.Lock()
-        # A read-only file from before person_days is read from events.
-        self._person_days = not read_only or self._has_table("person_days")
         # Identity look-ups from memory while this store is the database's one writer.
         self._mirror: IdentityMirror | None = None
         # (project, UTC day) this store marked in person_days_dirty since its last refresh
@@ -146,11 +144,9 @@ class DuckDBStore:
 
     def person_days_view(self, project_id: int, tz: str) -> RollupView | None:
         """What metrics may read from ``person_days`` (see ``store/person_days.py``)."""
-        if not self._person_days:
-            return None
         try:
             return read_view(self, project_id, tz)
-        except duckdb.CatalogException:  # a file opened without ensure_schema
+        except duckdb.CatalogException:  # a file from before person_days, opened read-only
             return None
 
     def run_transaction(self, work: Callable[[Execute], T]) -> T:
@@ -230,8 +226,8 @@ class DuckDBStore:
                     f"{verb} INTO events SELECT * FROM _yy_events_in"
                 ).fetchall()[0][0]
                 marks = self._unmarked_days(events)
-                if marks:
-                    con.execute(MARK_SQL).fetchall()  # person_days of these days are stale
+                if marks:  # person_days of these days are stale
+                    con.execute(mark_sql(self.dialect, marks)).fetchall()
                 con.unregister("_yy_events_in")
             # Rows the batch says are new are added with a plain INSERT: DuckDB's INSERT OR
             # REPLACE looks each key up without the primary-key index (~8 ms for 100 rows
@@ -243,25 +239,14 @@ class DuckDBStore:
             if batch.persons:
                 pairs = list(zip(batch.persons, stored, strict=True))
                 for fresh, part in _split(pairs, lambda r: (r[0].project_id, r[0].id) in new_p):
-                    rows, forms = [r[0] for r in part], [r[1] for r in part]
-                    con.register("_yy_persons_in", _persons_arrow(rows, forms))
-                    con.execute(
-                        f"{'INSERT' if fresh else 'INSERT OR REPLACE'} INTO persons "
-                        "SELECT DISTINCT ON (project_id, id) * FROM _yy_persons_in "
-                        "ORDER BY project_id, id, version DESC"
-                    ).fetchall()
-                    con.unregister("_yy_persons_in")
+                    rows = _persons_arrow([r[0] for r in part], [r[1] for r in part])
+                    _put_newest(con, "persons", "project_id, id", rows, fresh=fresh)
             if batch.distinct_ids:
                 for fresh, part in _split(
                     batch.distinct_ids, lambda r: (r.project_id, r.distinct_id) in new_d
                 ):
-                    con.register("_yy_pdi_in", pdi_to_arrow(part))
-                    con.execute(
-                        f"{'INSERT' if fresh else 'INSERT OR REPLACE'} INTO person_distinct_ids "
-                        "SELECT DISTINCT ON (project_id, distinct_id) * FROM _yy_pdi_in "
-                        "ORDER BY project_id, distinct_id, version DESC"
-                    ).fetchall()
-                    con.unregister("_yy_pdi_in")
+                    keys = "project_id, distinct_id"
+                    _put_newest(con, "person_distinct_ids", keys, pdi_to_arrow(part), fresh=fresh)
             if batch.overrides:
                 con.register("_yy_overrides_in", overrides_to_arrow(batch.overrides))
                 con.execute("INSERT INTO person_overrides SELECT * FROM _yy_overrides_in")
@@ -394,6 +379,19 @@ class DuckDBStore:
         if self._mirror is not None:
             self._mirror.release()
         self._con.close()
+
+
+def _put_newest(
+    con: duckdb.DuckDBPyConnection, table: str, keys: str, rows: pa.Table, *, fresh: bool
+) -> None:
+    """The newest version per key of ``rows`` into ``table``: a plain INSERT for rows
+    known to be new, else INSERT OR REPLACE."""
+    con.register("_yy_rows_in", rows)
+    con.execute(
+        f"{'INSERT' if fresh else 'INSERT OR REPLACE'} INTO {table} "
+        f"SELECT DISTINCT ON ({keys}) * FROM _yy_rows_in ORDER BY {keys}, version DESC"
+    ).fetchall()
+    con.unregister("_yy_rows_in")
 
 
 def _split(rows: list[R], is_new: Callable[[R], bool]) -> list[tuple[bool, list[R]]]:

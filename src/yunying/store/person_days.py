@@ -66,11 +66,11 @@ CREATE TABLE IF NOT EXISTS person_days_state (
 
 T = TypeVar("T")
 
-# Run inside the write transaction while the batch is registered as ``_yy_events_in``.
-MARK_SQL = (
-    "INSERT INTO person_days_dirty "
-    "SELECT DISTINCT project_id, CAST(timestamp AS DATE) FROM _yy_events_in"
-)
+
+def mark_sql(dialect: Dialect, days: Iterable[tuple[int, date]]) -> str:
+    """Marks (project, UTC day) stale; run inside the write transaction of their events."""
+    rows = ", ".join(f"({int(p)}, {dialect.date_lit(d)})" for p, d in sorted(days))
+    return f"INSERT INTO person_days_dirty VALUES {rows}"
 
 
 Execute = Callable[[str], pa.Table]
