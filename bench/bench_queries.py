@@ -8,8 +8,9 @@ Three questions, each answered three ways on the same data:
   ``channel``.
 
 Yunying is the public ``run_*`` function (SQL generation + DuckDB + shaping the result).
-Retention and trends read the store's ``person_days`` summary (kept up to date by every
-write's marks and the refresh, see ``store/person_days.py``); what keeping it costs is
+Retention and trends read the store's ``person_days`` summary, the funnel its sorted
+``event_timelines`` (both kept up to date by every write's marks and the refresh, see
+``store/person_days.py`` and ``store/event_timelines.py``); what keeping them costs is
 measured too: a full build, and a refresh after one day was written.
 The hand-written SQL computes the same numbers as directly as one would by hand (still
 applying identity merges the way the store keeps them: each event's stamped person,
@@ -303,27 +304,35 @@ class Frame:
 
 
 def measure_upkeep(db: Any) -> str:
-    """What keeping ``person_days`` costs on this store: a full build, and the refresh
-    after a day of events was written (marked stale by the write)."""
+    """What keeping ``person_days`` and ``event_timelines`` costs on this store: a full
+    build of both (and of the timelines alone), and the refresh after a day of events was
+    written (marked stale by the write). The queries then run on the tables as a live
+    store has them: the timelines with the refreshed day as a run of its own."""
+    from yunying.store.event_timelines import refresh_timelines
     from yunying.store.person_days import refresh_person_days
 
     store = DuckDBStore(db)
+    p = PROJECT_ID
     try:
-        store.query(f"DELETE FROM person_days_state WHERE project_id = {PROJECT_ID}")
+        for table in ("person_days_state", "event_timelines_state"):
+            store.query(f"DELETE FROM {table} WHERE project_id = {p}")
         t0 = time.perf_counter()
-        refresh_person_days(store, PROJECT_ID, TIMEZONE)
+        refresh_person_days(store, p, TIMEZONE)
         full = time.perf_counter() - t0
-        store.query(
-            f"INSERT INTO person_days_dirty VALUES ({PROJECT_ID}, DATE '{END - timedelta(days=1)}')"
-        )
+        store.query(f"DELETE FROM event_timelines_state WHERE project_id = {p}")
         t0 = time.perf_counter()
-        done = refresh_person_days(store, PROJECT_ID, TIMEZONE)
+        store.run_transaction(lambda ex: refresh_timelines(ex, store.dialect, p, set()))
+        timelines = time.perf_counter() - t0
+        store.query(f"INSERT INTO person_days_dirty VALUES ({p}, DATE '{END - timedelta(days=1)}')")
+        t0 = time.perf_counter()
+        done = refresh_person_days(store, p, TIMEZONE)
         one = time.perf_counter() - t0
         rows = store.query("SELECT count(*) AS n FROM person_days").column("n")[0].as_py()
     finally:
         store.close()
     return (
-        f"person_days upkeep: {rows:,} rows; full build {full:.2f} s; refresh after one day "
+        f"person_days + event_timelines upkeep: {rows:,} person_days rows; full build of both "
+        f"{full:.2f} s (event_timelines alone {timelines:.2f} s); refresh after one day "
         f"written ({done.days} local days rebuilt) {one:.3f} s"
     )
 

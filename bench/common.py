@@ -182,8 +182,9 @@ def query_store(events: int) -> Path:
 
 def upgraded(db: Path) -> Path:
     """A cached store file brought to the current schema (tables added since it was built
-    are created, e.g. ``person_overrides``) and its ``person_days`` refreshed, as the
-    import and the server's jobs keep it, so benchmarks may then open it read-only."""
+    are created, e.g. ``person_overrides``) and its ``person_days`` and
+    ``event_timelines`` refreshed, as the import and the server's jobs keep them, so
+    benchmarks may then open it read-only."""
     from yunying.store.duckdb import DuckDBStore
     from yunying.store.person_days import refresh_person_days
 
@@ -191,9 +192,13 @@ def upgraded(db: Path) -> Path:
     store.ensure_schema()
     t0 = time.perf_counter()
     done = refresh_person_days(store, PROJECT_ID, TIMEZONE)
-    if done.days:
+    if done.days or done.timelines_full:
         what = "built" if done.full else "refreshed"
-        print(f"  person_days {what} ({done.days} days) in {time.perf_counter() - t0:.1f} s")
+        timelines = ", event_timelines built" if done.timelines_full else ""
+        print(
+            f"  person_days {what} ({done.days} days){timelines} in "
+            f"{time.perf_counter() - t0:.1f} s"
+        )
     store.close()
     return db
 

@@ -1,6 +1,6 @@
 """Analytics tests run on three stores: DuckDB reading events, DuckDB reading
-``person_days`` (refreshed when a metric asks, with every other UTC day marked stale so
-both halves of ``daily_events_sql`` answer together), and ClickHouse."""
+``person_days`` and ``event_timelines`` (refreshed when a metric asks, with every other
+UTC day marked stale so the tables and the events answer together), and ClickHouse."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import make_store
 from yunying.store.base import EventStore
 from yunying.store.duckdb import DuckDBStore
+from yunying.store.event_timelines import TimelinesView, refresh_timelines
 from yunying.store.person_days import RollupView, refresh_person_days
 
 
@@ -20,14 +21,32 @@ class DailyDuckDB(DuckDBStore):
 
     def person_days_view(self, project_id: int, tz: str) -> RollupView | None:
         refresh_person_days(self, project_id, tz)
+        self._mark_every_other_day(project_id)
+        view = super().person_days_view(project_id, tz)
+        assert view is not None
+        return view
+
+    def event_timelines_view(self, project_id: int) -> TimelinesView | None:
+        """Rebuilds the marked days (all, the first time) and keeps the marks, which
+        ``person_days`` still needs."""
+        p = int(project_id)
+
+        def work(execute):
+            marks = execute(f"SELECT utc_day FROM person_days_dirty WHERE project_id = {p}")
+            refresh_timelines(execute, self.dialect, p, set(marks.column("utc_day").to_pylist()))
+
+        self.run_transaction(work)
+        self._mark_every_other_day(p)
+        view = super().event_timelines_view(p)
+        assert view is not None
+        return view
+
+    def _mark_every_other_day(self, project_id: int) -> None:
         self.query(
             f"INSERT INTO person_days_dirty SELECT DISTINCT project_id, d FROM ("
             f"SELECT project_id, CAST(timestamp AS DATE) AS d FROM events "
             f"WHERE project_id = {int(project_id)}) x WHERE (d - DATE '2000-01-01') % 2 = 0"
         )
-        view = super().person_days_view(project_id, tz)
-        assert view is not None
-        return view
 
 
 def make_analytics_store(engine: str) -> EventStore:

@@ -41,13 +41,17 @@ def test_immediate_mode_runs_in_the_caller(env: Env) -> None:
 
 def test_person_days_job_refreshes_the_table(env: Env) -> None:
     first = registry.run_job(env.settings, "store.person_days", env.project_id)
-    assert first == {"kept": True, "full": True, "days": 1}  # never built: built whole
+    # never built: both tables built whole
+    assert first == {"kept": True, "full": True, "days": 1, "timelines_rewritten": True}
     again = registry.run_job(env.settings, "store.person_days", env.project_id)
-    assert again == {"kept": True, "full": False, "days": 0}  # nothing written since
+    # nothing written since
+    assert again == {"kept": True, "full": False, "days": 0, "timelines_rewritten": False}
     store = open_event_store(env.settings, read_only=True)
     try:
         view = store.person_days_view(env.project_id, "Asia/Shanghai")  # type: ignore[attr-defined]
         assert view is not None and not view.dirty
+        timelines = store.event_timelines_view(env.project_id)  # type: ignore[attr-defined]
+        assert timelines is not None and not timelines.dirty
     finally:
         store.close()
 

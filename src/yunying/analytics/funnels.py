@@ -1,7 +1,9 @@
 """Funnels: how many persons go through a sequence of steps, and where they drop off.
 
 The query model and result live here; the SQL (shared by DuckDB and ClickHouse) is built in
-``funnel_sql``. The exact semantics are written out in docs/metrics.md ("Funnels").
+``funnel_sql``. Ordered funnels of plain event names on a DuckDB store read the sorted
+``event_timelines`` instead (``funnel_timelines``): same definition, ~10× faster. The
+exact semantics are written out in docs/metrics.md ("Funnels").
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from yunying.analytics.common import Breakdown, DateRange, EventSelector
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.filters import PropertyFilter
 from yunying.analytics.funnel_sql import build_funnel_persons_sql, build_funnel_sql, entry_dates
+from yunying.analytics.funnel_timelines import best_from_timelines, summary_row
 from yunying.store.base import EventStore, rows
 
 FunnelMode = Literal["ordered", "strict", "unordered"]
@@ -184,7 +187,11 @@ def _steps(q: FunnelQuery, row: dict[str, Any]) -> list[FunnelStep]:
 def run_funnel(store: EventStore, ctx: ProjectContext, q: FunnelQuery) -> FunnelResult:
     """Counts, conversions and times per step (and per breakdown value)."""
     date_from, date_to = entry_dates(ctx, q)
-    result = rows(store.query(build_funnel_sql(store.dialect, ctx, q)))
+    best = best_from_timelines(store, ctx, q)  # plain ordered funnels on DuckDB
+    if best is not None:
+        result = [summary_row(best, len(q.steps))]
+    else:
+        result = rows(store.query(build_funnel_sql(store.dialect, ctx, q)))
     total = next((r for r in result if int(r.get("lvl") or 0) == 0), {})
     steps = _steps(q, total)
     series = []
@@ -219,7 +226,8 @@ def funnel_persons(
     breakdown_value: str | None = None,
 ) -> list[str]:
     """Person ids at ``step`` (reached at least it) or, with ``dropped``, who reached exactly
-    ``step`` (dropped after it). Built on the same CTEs as the counts, so lengths agree."""
+    ``step`` (dropped after it). Built on the same CTEs as the SQL counts, so lengths agree
+    (the fast path's counts equal those; tests/analytics/test_funnel_timelines.py)."""
     n = len(q.steps)
     if not 1 <= step <= n:
         raise ValueError(f"step must be between 1 and {n}")

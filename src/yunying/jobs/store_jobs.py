@@ -1,4 +1,5 @@
-"""Event-store upkeep: bring ``person_days`` up to date (see ``store/person_days.py``).
+"""Event-store upkeep: bring ``person_days`` and ``event_timelines`` up to date (see
+``store/person_days.py`` and ``store/event_timelines.py``; one refresh keeps both).
 
 Hourly is enough for speed: days written since the last refresh are read from events,
 which for live traffic is today alone; answers are exact either way.
@@ -24,7 +25,12 @@ def refresh_person_days(settings: Settings, project_id: int) -> dict[str, Any]:
         done = refresh_if_kept(store, project_id, tz)
     if done is None:
         return {"kept": False}
-    return {"kept": True, "full": done.full, "days": done.days}
+    return {
+        "kept": True,
+        "full": done.full,
+        "days": done.days,
+        "timelines_rewritten": done.timelines_full,
+    }
 
 
 JOBS: list[JobSpec] = [
@@ -32,6 +38,6 @@ JOBS: list[JobSpec] = [
         "store.person_days",
         refresh_person_days,
         "hourly",
-        "Refresh the per person-day table that day-grained metrics read.",
+        "Refresh the per person-day table and the event timelines that metrics and funnels read.",
     )
 ]

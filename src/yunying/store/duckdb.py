@@ -26,6 +26,9 @@ import pyarrow.compute as pc
 
 from yunying.store.base import ArrowWriteBatch, PersonRow, WriteBatch
 from yunying.store.dialect import DuckDBDialect
+from yunying.store.event_timelines import DDL as _TIMELINES_DDL
+from yunying.store.event_timelines import TimelinesView
+from yunying.store.event_timelines import read_view as read_timelines_view
 from yunying.store.identity_mirror import IdentityMirror
 from yunying.store.optimistic import OptimisticBatch, StoredDuplicate
 from yunying.store.person_days import DDL as _PERSON_DAYS_DDL
@@ -122,6 +125,7 @@ class DuckDBStore:
             con = self._con
             con.execute(_DDL).fetchall()
             con.execute(_PERSON_DAYS_DDL).fetchall()
+            con.execute(_TIMELINES_DDL).fetchall()
             # New, or a store from before persons on events.
             if not self._has_table("person_overrides"):
                 con.execute("BEGIN TRANSACTION").fetchall()
@@ -147,6 +151,13 @@ class DuckDBStore:
         try:
             return read_view(self, project_id, tz)
         except duckdb.CatalogException:  # a file from before person_days, opened read-only
+            return None
+
+    def event_timelines_view(self, project_id: int) -> TimelinesView | None:
+        """What funnels may read from ``event_timelines`` (see ``store/event_timelines.py``)."""
+        try:
+            return read_timelines_view(self, project_id)
+        except duckdb.CatalogException:  # a file from before event_timelines, read-only
             return None
 
     def run_transaction(self, work: Callable[[Execute], T]) -> T:

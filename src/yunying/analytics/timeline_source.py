@@ -1,0 +1,170 @@
+"""Event occurrences for the funnel's fast path, read from ``event_timelines`` as keys.
+
+The table (``store/event_timelines.py``) holds clean days in (event, person, time) order;
+days written since its last refresh are read from the events, and merges are applied here
+the way ``source.events_sql`` applies them, so the occurrences equal what ``events_sql``
+would give for the same names and times.
+
+An occurrence is handed over as one 64-bit key ``((pk - base) << bits) | (ts - start)``
+(see ``analytics/funnel_arrays.py``), computed by the engine while it reads: persons are
+read in blocks of numbers ``[base, base + 2**(63 - bits))`` so every key fits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from yunying.analytics.context import ProjectContext
+from yunying.analytics.source import events_sql
+from yunying.store.event_timelines import (
+    TimelinesStore,
+    TimelinesView,
+    instant,
+    month_of,
+    ts_ranges_sql,
+    utc_day_ranges,
+)
+from yunying.store.person_overrides import overrides_map_sql
+
+
+@dataclass(frozen=True, slots=True)
+class KeyBlock:
+    """One block of persons: each event name's keys, as a few sorted runs (one per month
+    and refresh, and one of the rows the table could not give)."""
+
+    base: int
+    keys: dict[str, np.ndarray]
+
+
+def _int64(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(column.to_numpy(), dtype=np.int64)
+
+
+def _clip(ranges: list[tuple[int, int]], lo: int, hi: int) -> list[tuple[int, int]]:
+    return [(max(a, lo), min(b, hi)) for a, b in ranges if a < hi and b > lo]
+
+
+def _side_sql(
+    store: TimelinesStore,
+    ctx: ProjectContext,
+    names: Sequence[str],
+    start: int,
+    end: int,
+    dirty: list[tuple[int, int]],
+) -> str:
+    """The occurrences the table cannot give as they are, in one statement (so the numbers
+    it gives persons without one agree between its parts):
+
+    - kind 0: events of marked days (read from ``events``, merges applied there);
+    - kind 1: the table's rows of persons merged into another, renumbered;
+    - kind 2: the merged persons' own numbers (``pk``), whose table rows kind 1 replaces;
+    - kind 3: the largest person number in use (``pk``).
+    """
+    d, p = store.dialect, int(ctx.project_id)
+    fresh = _clip(dirty, start, end)
+    if fresh:
+        rows = events_sql(
+            d, ctx, start=instant(fresh[0][0]), end=instant(fresh[-1][1]), event_names=names
+        )
+        marked = " OR ".join(
+            f"(e.ts >= {d.ts_lit(instant(a))} AND e.ts < {d.ts_lit(instant(b))})" for a, b in fresh
+        )
+        x = (
+            f"SELECT e.event AS event, CAST(e.pid AS UUID) AS pid, {d.epoch_micros('e.ts')} "
+            f"AS ts FROM ({rows}) e WHERE {marked}"
+        )
+    else:
+        x = "SELECT NULL::VARCHAR AS event, NULL::UUID AS pid, NULL::BIGINT AS ts WHERE FALSE"
+    top = f"(SELECT coalesce(max(pk), 0) FROM timeline_persons WHERE project_id = {p})"
+    listed = ", ".join(d.str_lit(n) for n in names)
+    clean = f"NOT {ts_ranges_sql('t.ts', dirty)}" if dirty else "TRUE"
+    return (
+        f"WITH x AS ({x}), "
+        f"ov AS (SELECT n.pk AS old_pk, CAST(o.person_id AS UUID) AS pid FROM ("
+        f"{overrides_map_sql(d, p)}) o INNER JOIN timeline_persons n ON n.project_id = {p} "
+        "AND n.person_id = CAST(o.old_person_id AS UUID)), "
+        "ids AS (SELECT pid FROM x UNION SELECT pid FROM ov), "
+        f"num AS (SELECT i.pid AS pid, coalesce(n.pk, {top} + row_number() OVER ("
+        "PARTITION BY n.pk IS NULL ORDER BY i.pid)) AS pk FROM ids i LEFT JOIN "
+        f"timeline_persons n ON n.project_id = {p} AND n.person_id = i.pid), "
+        "moved AS (SELECT ov.old_pk AS old_pk, num.pk AS pk FROM ov INNER JOIN num "
+        "ON num.pid = ov.pid) "
+        "SELECT 0 AS kind, x.event AS event, num.pk AS pk, x.ts AS ts FROM x "
+        "INNER JOIN num ON num.pid = x.pid "
+        "UNION ALL SELECT 1, t.event, m.pk, t.ts FROM event_timelines t INNER JOIN moved m "
+        f"ON m.old_pk = t.pk WHERE t.project_id = {p} AND t.event IN ({listed}) "
+        f"AND t.ts >= {int(start)} AND t.ts < {int(end)} AND {clean} "
+        "UNION ALL SELECT 2, NULL, old_pk, NULL FROM moved "
+        f"UNION ALL SELECT 3, NULL, greatest({top}, (SELECT coalesce(max(pk), 0) FROM num)), "
+        "NULL"
+    )
+
+
+def _has_overrides(store: TimelinesStore, project_id: int) -> bool:
+    got = store.query(
+        f"SELECT 1 AS x FROM person_overrides WHERE project_id = {int(project_id)} LIMIT 1"
+    )
+    return got.num_rows > 0
+
+
+def read_blocks(
+    store: TimelinesStore,
+    ctx: ProjectContext,
+    view: TimelinesView,
+    ranges: dict[str, tuple[int, int]],
+    bits: int,
+) -> Iterator[KeyBlock]:
+    """Each event name's occurrences in its [start, end) µs, persons resolved through
+    merges, as keys relative to the earliest start, one block of persons at a time: the
+    table for clean days, the events for marked days. A person the table has not numbered
+    yet (first seen on a marked day) gets a number past the largest."""
+    d, p = store.dialect, int(ctx.project_id)
+    names = sorted(ranges)
+    start = min(a for a, _ in ranges.values())
+    end = max(b for _, b in ranges.values())
+    dirty = utc_day_ranges(view.dirty)
+    if _clip(dirty, start, end) or _has_overrides(store, p):
+        side = store.query(_side_sql(store, ctx, names, start, end, dirty))
+    else:  # the usual case once refreshed: only the largest number is needed (~10 ms less)
+        side = store.query(
+            "SELECT 3 AS kind, NULL::VARCHAR AS event, coalesce(max(pk), 0) AS pk, "
+            f"NULL::BIGINT AS ts FROM timeline_persons WHERE project_id = {p}"
+        )
+    kind = side.column("kind")
+    extra = side.filter(pc.less_equal(kind, 1))
+    extra_pk, extra_ts = _int64(extra.column("pk")), _int64(extra.column("ts"))
+    extra_of = {
+        n: pc.equal(extra.column("event"), n).to_numpy(zero_copy_only=False)
+        & (extra_ts >= ranges[n][0])
+        & (extra_ts < ranges[n][1])
+        for n in names
+    }
+    gone = np.sort(_int64(side.filter(pc.equal(kind, 2)).column("pk")))
+    top = int(side.filter(pc.equal(kind, 3)).column("pk")[0].as_py())
+    size = 1 << (63 - bits)
+    clean = f"NOT {ts_ranges_sql('ts', dirty)}" if dirty else "TRUE"
+    for base in range(0, top + 1, size):
+        persons = f"pk >= {base} AND pk < {base + size}" if top >= size else "TRUE"
+        keys: dict[str, np.ndarray] = {}
+        for name in names:
+            a, b = ranges[name]
+            got = store.query(
+                f"SELECT ((pk - {base})::BIGINT << {bits}) | (ts - {start}) AS k "
+                f"FROM event_timelines WHERE project_id = {p} AND event = {d.str_lit(name)} "
+                f"AND month >= {month_of(a)} AND month <= {month_of(b - 1)} "
+                f"AND ts >= {int(a)} AND ts < {int(b)} AND {clean} AND {persons}"
+            )
+            k = _int64(got.column("k"))
+            if len(gone):
+                k = k[~np.isin((k >> bits) + base, gone)]
+            mine = extra_of[name] & (extra_pk >= base) & (extra_pk < base + size)
+            if mine.any():
+                more = np.sort(((extra_pk[mine] - base) << bits) | (extra_ts[mine] - start))
+                k = np.concatenate([k, more])
+            keys[name] = k  # sorted runs: the table's, then the extra rows'
+        yield KeyBlock(base, keys)
