@@ -9,6 +9,7 @@ refreshes (``tests/analytics/test_funnel_timelines.py``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,11 +17,20 @@ import numpy as np
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.funnel_arrays import BestAttempts, Exclusion, best_of_block
 from yunying.analytics.funnel_sql import entry_dates
-from yunying.analytics.timeline_source import read_blocks
-from yunying.store.event_timelines import micros, timelines_view
+from yunying.analytics.timeline_source import KeyBlock, read_blocks
+from yunying.store.dialect import Dialect
+from yunying.store.event_timelines import Execute, micros, read_view, timelines_view
 
 if TYPE_CHECKING:
     from yunying.analytics.funnels import FunnelQuery
+
+
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    """A store's dialect and one snapshot's statements (what ``read_blocks`` reads with)."""
+
+    dialect: Dialect
+    query: Execute
 
 
 def answerable(q: FunnelQuery) -> bool:
@@ -39,8 +49,8 @@ def best_from_timelines(store: object, ctx: ProjectContext, q: FunnelQuery) -> B
     path does not apply."""
     if not answerable(q):
         return None
-    view = timelines_view(store, ctx.project_id)
-    if view is None:
+    read = getattr(store, "read_snapshot", None)
+    if not callable(read) or timelines_view(store, ctx.project_id) is None:
         return None
     start, end = ctx.day_range_utc(*entry_dates(ctx, q))
     lo, entry_end = micros(start), micros(end)
@@ -52,8 +62,14 @@ def best_from_timelines(store: object, ctx: ProjectContext, q: FunnelQuery) -> B
     # exclusion is the same event.
     ranges = {n: (lo, hi) for n in {s.event for s in q.steps[1:]} | {x.event for x in q.exclusions}}
     ranges.setdefault(q.steps[0].event, (lo, entry_end))
+
+    def snapshot(execute: Execute) -> list[KeyBlock]:
+        reader = _Reader(store.dialect, execute)  # type: ignore[attr-defined]
+        view = read_view(reader, ctx.project_id)
+        return [] if view is None else list(read_blocks(reader, ctx, view, ranges, bits))
+
     parts = []
-    for block in read_blocks(store, ctx, view, ranges, bits):  # type: ignore[arg-type]
+    for block in read(snapshot):
         first = block.keys[q.steps[0].event]
         if ranges[q.steps[0].event][1] > entry_end:
             first = first[(first & mask) < entry_end - lo]
@@ -65,6 +81,8 @@ def best_from_timelines(store: object, ctx: ProjectContext, q: FunnelQuery) -> B
             bits,
         )
         parts.append(BestAttempts(best.pk + block.base, best.reached, (best.times & mask) + lo))
+    if not parts:  # the table went away between the two looks (only a test does that)
+        return None
     return BestAttempts(
         np.concatenate([b.pk for b in parts]),
         np.concatenate([b.reached for b in parts]),

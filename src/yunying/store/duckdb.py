@@ -160,6 +160,17 @@ class DuckDBStore:
         except duckdb.CatalogException:  # a file from before event_timelines, read-only
             return None
 
+    def read_snapshot(self, work: Callable[[Execute], T]) -> T:
+        """``work(execute)`` reading one snapshot of the database (a read-only transaction
+        of its own cursor), so several statements see the same state."""
+        cur = self._cursor()
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            return work(lambda sql: _arrow(cur.sql(sql)))
+        finally:
+            cur.execute("ROLLBACK")  # nothing to keep
+            cur.close()
+
     def run_transaction(self, work: Callable[[Execute], T]) -> T:
         """``work(execute)`` in a transaction of its own cursor, beside the writes (DuckDB's
         MVCC isolates the two); committed if ``work`` returns, rolled back if it raises.

@@ -29,7 +29,7 @@ ClickHouse keeps no such table (its funnels run the SQL in ``analytics/funnel_sq
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
@@ -162,9 +162,14 @@ def ts_ranges_sql(column: str, ranges: Sequence[tuple[int, int]]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class TimelinesView:
-    """``event_timelines`` holds the project's events except on the ``dirty`` UTC days."""
+    """``event_timelines`` holds the project's events except on the ``dirty`` UTC days.
+
+    ``top`` (the largest person number given) and ``merged`` (the project has merged
+    persons to move) come with it so a funnel need not ask again."""
 
     dirty: frozenset[date]
+    top: int = field(default=0, compare=False)
+    merged: bool = field(default=True, compare=False)
 
 
 class TimelinesStore(Protocol):
@@ -181,9 +186,15 @@ def timelines_view(store: object, project_id: int) -> TimelinesView | None:
 
 
 def read_view(store: TimelinesStore, project_id: int) -> TimelinesView | None:
-    """``timelines_view`` for a store that keeps the table."""
+    """``timelines_view`` for a store that keeps the table (one statement)."""
     p = int(project_id)
-    if not store.query(f"SELECT 1 FROM event_timelines_state WHERE project_id = {p}").num_rows:
+    got = store.query(
+        "SELECT (SELECT list(DISTINCT utc_day) FROM person_days_dirty WHERE project_id = "
+        f"{p}) AS marks, (SELECT coalesce(max(pk), 0) FROM timeline_persons WHERE "
+        f"project_id = {p}) AS top, EXISTS (SELECT 1 FROM person_overrides WHERE "
+        f"project_id = {p}) AS merged FROM event_timelines_state WHERE project_id = {p}"
+    ).to_pylist()
+    if not got:
         return None
-    marks = store.query(f"SELECT DISTINCT utc_day FROM person_days_dirty WHERE project_id = {p}")
-    return TimelinesView(frozenset(marks.column("utc_day").to_pylist()))
+    row = got[0]
+    return TimelinesView(frozenset(row["marks"] or ()), int(row["top"]), bool(row["merged"]))
