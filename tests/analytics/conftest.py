@@ -4,15 +4,19 @@ UTC day marked stale so the tables and the events answer together), and ClickHou
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
+import pyarrow as pa
 import pytest
 
 from tests.conftest import make_store
 from yunying.store.base import EventStore
 from yunying.store.duckdb import DuckDBStore
-from yunying.store.event_timelines import TimelinesView, refresh_timelines
+from yunying.store.event_timelines import refresh_timelines
 from yunying.store.person_days import RollupView, refresh_person_days
+
+T = TypeVar("T")
 
 
 class DailyDuckDB(DuckDBStore):
@@ -26,20 +30,20 @@ class DailyDuckDB(DuckDBStore):
         assert view is not None
         return view
 
-    def event_timelines_view(self, project_id: int) -> TimelinesView | None:
+    def read_timelines(self, project_id: int, work: Callable[..., T]) -> T | None:
         """Rebuilds the marked days (all, the first time) and keeps the marks, which
-        ``person_days`` still needs."""
+        ``person_days`` still needs; then marks every other day stale."""
         p = int(project_id)
 
-        def work(execute):
+        def refresh(execute: Callable[[str], pa.Table]) -> None:
             marks = execute(f"SELECT utc_day FROM person_days_dirty WHERE project_id = {p}")
             refresh_timelines(execute, self.dialect, p, set(marks.column("utc_day").to_pylist()))
 
-        self.run_transaction(work)
+        self.run_transaction(refresh)
         self._mark_every_other_day(p)
-        view = super().event_timelines_view(p)
-        assert view is not None
-        return view
+        got = super().read_timelines(p, work)
+        assert got is not None
+        return got
 
     def _mark_every_other_day(self, project_id: int) -> None:
         self.query(

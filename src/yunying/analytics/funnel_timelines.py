@@ -9,7 +9,6 @@ refreshes (``tests/analytics/test_funnel_timelines.py``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,19 +17,10 @@ from yunying.analytics.context import ProjectContext
 from yunying.analytics.funnel_arrays import BestAttempts, Exclusion, best_of_block
 from yunying.analytics.funnel_sql import entry_dates
 from yunying.analytics.timeline_source import KeyBlock, read_blocks
-from yunying.store.dialect import Dialect
-from yunying.store.event_timelines import Execute, micros, read_view, timelines_view
+from yunying.store.event_timelines import SnapshotReader, TimelinesView, micros
 
 if TYPE_CHECKING:
     from yunying.analytics.funnels import FunnelQuery
-
-
-@dataclass(frozen=True, slots=True)
-class _Reader:
-    """A store's dialect and one snapshot's statements (what ``read_blocks`` reads with)."""
-
-    dialect: Dialect
-    query: Execute
 
 
 def answerable(q: FunnelQuery) -> bool:
@@ -47,10 +37,8 @@ def answerable(q: FunnelQuery) -> bool:
 def best_from_timelines(store: object, ctx: ProjectContext, q: FunnelQuery) -> BestAttempts | None:
     """Each counted person's best attempt (person numbers, µs), or None when the fast
     path does not apply."""
-    if not answerable(q):
-        return None
-    read = getattr(store, "read_snapshot", None)
-    if not callable(read) or timelines_view(store, ctx.project_id) is None:
+    read = getattr(store, "read_timelines", None)
+    if not answerable(q) or not callable(read):
         return None
     start, end = ctx.day_range_utc(*entry_dates(ctx, q))
     lo, entry_end = micros(start), micros(end)
@@ -63,13 +51,14 @@ def best_from_timelines(store: object, ctx: ProjectContext, q: FunnelQuery) -> B
     ranges = {n: (lo, hi) for n in {s.event for s in q.steps[1:]} | {x.event for x in q.exclusions}}
     ranges.setdefault(q.steps[0].event, (lo, entry_end))
 
-    def snapshot(execute: Execute) -> list[KeyBlock]:
-        reader = _Reader(store.dialect, execute)  # type: ignore[attr-defined]
-        view = read_view(reader, ctx.project_id)
-        return [] if view is None else list(read_blocks(reader, ctx, view, ranges, bits))
+    def snapshot(reader: SnapshotReader, view: TimelinesView) -> list[KeyBlock]:
+        return list(read_blocks(reader, ctx, view, ranges, bits))
 
+    blocks = read(ctx.project_id, snapshot)
+    if blocks is None:  # the store keeps no timelines for the project (yet)
+        return None
     parts = []
-    for block in read(snapshot):
+    for block in blocks:
         first = block.keys[q.steps[0].event]
         if ranges[q.steps[0].event][1] > entry_end:
             first = first[(first & mask) < entry_end - lo]
@@ -81,8 +70,6 @@ def best_from_timelines(store: object, ctx: ProjectContext, q: FunnelQuery) -> B
             bits,
         )
         parts.append(BestAttempts(best.pk + block.base, best.reached, (best.times & mask) + lo))
-    if not parts:  # the table went away between the two looks (only a test does that)
-        return None
     return BestAttempts(
         np.concatenate([b.pk for b in parts]),
         np.concatenate([b.reached for b in parts]),

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from yunying.store.base import ArrowWriteBatch, PersonRow, WriteBatch
 from yunying.store.dialect import DuckDBDialect
 from yunying.store.event_timelines import DDL as _TIMELINES_DDL
-from yunying.store.event_timelines import TimelinesView
+from yunying.store.event_timelines import SnapshotReader, TimelinesView
 from yunying.store.event_timelines import read_view as read_timelines_view
 from yunying.store.identity_mirror import IdentityMirror
 from yunying.store.optimistic import OptimisticBatch, StoredDuplicate
@@ -170,6 +170,23 @@ class DuckDBStore:
         finally:
             cur.execute("ROLLBACK")  # nothing to keep
             cur.close()
+
+    def read_timelines(
+        self, project_id: int, work: Callable[[SnapshotReader, TimelinesView], T]
+    ) -> T | None:
+        """``work(reader, view)`` on one snapshot in which ``event_timelines`` is kept for
+        the project, so the view and every read agree; None when it is not kept (never
+        refreshed, or a file from before the table opened read-only)."""
+
+        def inside(execute: Execute) -> T | None:
+            reader = SnapshotReader(self.dialect, execute)
+            try:
+                view = read_timelines_view(reader, project_id)
+            except duckdb.CatalogException:
+                return None
+            return None if view is None else work(reader, view)
+
+        return self.read_snapshot(inside)
 
     def run_transaction(self, work: Callable[[Execute], T]) -> T:
         """``work(execute)`` in a transaction of its own cursor, beside the writes (DuckDB's

@@ -178,15 +178,17 @@ class TimelinesStore(Protocol):
     def query(self, sql: str) -> pa.Table: ...
 
 
-def timelines_view(store: object, project_id: int) -> TimelinesView | None:
-    """The table's state for one project, or None when funnels must read events (a store
-    without the table, or a project never refreshed)."""
-    view = getattr(store, "event_timelines_view", None)
-    return view(project_id) if callable(view) else None
+@dataclass(frozen=True, slots=True)
+class SnapshotReader:
+    """A store's dialect and the statements of one snapshot (a ``TimelinesStore``)."""
+
+    dialect: Dialect
+    query: Execute
 
 
 def read_view(store: TimelinesStore, project_id: int) -> TimelinesView | None:
-    """``timelines_view`` for a store that keeps the table (one statement)."""
+    """The table's state for one project (one statement), or None when funnels must
+    read events (a project never refreshed)."""
     p = int(project_id)
     got = store.query(
         "SELECT (SELECT list(DISTINCT utc_day) FROM person_days_dirty WHERE project_id = "
