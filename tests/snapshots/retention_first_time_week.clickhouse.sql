@@ -16,4 +16,4 @@ x AS (
   SELECT c.cp AS cp, c.cbd AS cbd, bitShiftRight(m.mask, intDiv(dateDiff('day', toDate('2024-01-01'), c.cp), 7) + 1) AS v
   FROM c LEFT JOIN m ON m.pid = c.pid
 )
-SELECT cp, cbd, count(*) AS size, sum(bitAnd(bitShiftRight(v, 0), toUInt64(1))) AS k1, sum(bitAnd(bitShiftRight(v, 1), toUInt64(1))) AS k2, sum(bitAnd(bitShiftRight(v, 2), toUInt64(1))) AS k3, sum(bitAnd(bitShiftRight(v, 3), toUInt64(1))) AS k4 FROM x GROUP BY cp, cbd ORDER BY cp, cbd
+SELECT cp, cbd, count(*) AS size, sum(CAST(bitAnd(bitShiftRight(v, 0), toUInt64(1)) AS INTEGER)) AS k1, sum(CAST(bitAnd(bitShiftRight(v, 1), toUInt64(1)) AS INTEGER)) AS k2, sum(CAST(bitAnd(bitShiftRight(v, 2), toUInt64(1)) AS INTEGER)) AS k3, sum(CAST(bitAnd(bitShiftRight(v, 3), toUInt64(1)) AS INTEGER)) AS k4 FROM x GROUP BY cp, cbd ORDER BY cp, cbd

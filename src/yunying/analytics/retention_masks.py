@@ -53,7 +53,7 @@ def masks_sql(
     cols = []
     for k in range(1, periods + 1):
         if mode == "on":  # the bit itself (0 or 1) summed: cheaper than a CASE per column
-            cols.append(f"sum({d.bit_and(d.shift_right('v', k - 1), 1)}) AS k{k}")
+            cols.append(f"sum(CAST({d.bit_and(d.shift_right('v', k - 1), 1)} AS INTEGER)) AS k{k}")
         else:  # first return in cp + k: bits below k clear, bit k - 1 set
             hit = f"{d.bit_and('v', (1 << k) - 1)} = {1 << (k - 1)}"
             cols.append(f"sum(CASE WHEN {hit} THEN 1 ELSE 0 END) AS k{k}")
