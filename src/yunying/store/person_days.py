@@ -146,15 +146,13 @@ def rollup_view(store: object, project_id: int, tz: str) -> RollupView | None:
 def read_view(store: RollupStore, project_id: int, tz: str) -> RollupView | None:
     """``rollup_view`` for a store that keeps the table."""
     p = int(project_id)
-    state = store.query(
-        f"SELECT timezone FROM person_days_state WHERE project_id = {p}"
+    got = store.query(
+        "SELECT timezone, (SELECT list(DISTINCT utc_day) FROM person_days_dirty WHERE "
+        f"project_id = {p}) AS marks FROM person_days_state WHERE project_id = {p}"
     ).to_pylist()
-    if not state or state[0]["timezone"] != tz:
+    if not got or got[0]["timezone"] != tz:
         return None
-    marks = store.query(
-        f"SELECT DISTINCT utc_day FROM person_days_dirty WHERE project_id = {p}"
-    ).column("utc_day")
-    return RollupView(frozenset(local_days_of(marks.to_pylist(), tz)))
+    return RollupView(frozenset(local_days_of(got[0]["marks"] or (), tz)))
 
 
 # ---- refreshing ----------------------------------------------------------------------------
