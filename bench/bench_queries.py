@@ -423,7 +423,10 @@ def main(argv: list[str] | None = None) -> int:
             f"warm-up for Yunying and the hand-written SQL; pandas: {args.pandas_repeat} run(s) "
             f"on columns already in memory (loading them took {load_s:.1f} s, not counted).\n\n"
             f"{result}\n\n{upkeep}\n\n"
-            f"Command: `python bench/bench_queries.py --events {args.events}`"
+            f"Command: `python bench/bench_queries.py --events {args.events}"
+            + (f" --repeat {args.repeat}" if args.repeat != 3 else "")
+            + (f" --pandas-repeat {args.pandas_repeat}" if args.pandas_repeat != 1 else "")
+            + "`"
         )
         update_report("queries", "Queries (retention, funnel, trends)", body)
     store.close()
