@@ -117,7 +117,7 @@ def read_blocks(
     table for clean days, the events for marked days. A person the table has not numbered
     yet (first seen on a marked day) gets a number past the largest.
 
-    ``store`` should read one snapshot (``DuckDBStore.read_snapshot``) and ``view`` come
+    ``store`` should read one snapshot (``DuckDBStore.read_timelines``) and ``view`` come
     from it: otherwise a refresh in between could number a person with a number given
     here to another."""
     d, p = store.dialect, int(ctx.project_id)
