@@ -704,3 +704,22 @@ def test_walk_equals_the_reference(
         for p, r, times in zip(got.pk, got.reached, got.times, strict=True)
     ]
     assert rows == _reference(keys, steps, exclusions, window)
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_walk_reaches_the_top_of_the_key_space(split: bool) -> None:
+    """The largest person numbers of a block give keys at and above 2**62; they are
+    walked like any other (a cut at 2**62 once dropped them)."""
+    first = (1 << (63 - BITS)) - 4  # the block's last four person numbers
+    persons = range(first, first + 4)
+    a = np.array([(p << BITS) | 1 for p in persons], dtype=np.int64)
+    b = np.array([(p << BITS) | (5 + i) for i, p in enumerate(persons)], dtype=np.int64)
+    assert int(a[-1]) >= 1 << 62
+    with (
+        mock.patch.object(funnel_arrays, "_SPLIT_FROM", 1 if split else funnel_arrays._SPLIT_FROM),
+        mock.patch.object(funnel_arrays, "_THREADS", 2 if split else funnel_arrays._THREADS),
+    ):
+        got = funnel_arrays.best_of_block(a, [b], [], 100, BITS)
+    assert got.pk.tolist() == list(persons)
+    assert got.reached.tolist() == [2, 2, 2, 2]
+    assert [int(t) & MASK for t in got.times[:, 1]] == [5, 6, 7, 8]

@@ -245,7 +245,8 @@ def _person_cuts(
 ) -> list[int]:
     """Key bounds splitting the persons into ``parts`` groups of about equal entries
     (always at a person boundary: the bounds are person numbers shifted by ``bits``)."""
-    top = 1 << 62
+    # Above every key: a key's time part is at most 2**bits - 2 (bits covers end - start).
+    top = _NONE
     if parts < 2 or not len(entries) or len(entries) < _SPLIT_FROM:
         return [0, top]
     run = int(np.argmax(ends - starts))  # the longest run stands for all of them
