@@ -45,6 +45,8 @@ def best_from_timelines(store: object, ctx: ProjectContext, q: FunnelQuery) -> B
     window = q.window_seconds * 1_000_000
     hi = entry_end + window
     bits = int(hi - lo).bit_length()
+    if bits > 48:  # a range of ~9 years or more: leave it to the SQL (keys need room)
+        return None
     mask = (1 << bits) - 1
     # Entries need step 1's events of the entry range only, unless a later step or an
     # exclusion is the same event.
