@@ -22,13 +22,9 @@ from yunying.analytics.context import ProjectContext
 from yunying.analytics.retention import RetentionQuery, run_retention
 from yunying.analytics.trends import TrendsQuery, run_trends
 from yunying.events.model import Event
+from yunying.store.day_ranges import day_ranges_utc, local_days_of
 from yunying.store.duckdb import DuckDBStore
-from yunying.store.person_days import (
-    day_ranges_utc,
-    local_days_of,
-    refresh_person_days,
-    rollup_view,
-)
+from yunying.store.person_days import refresh_person_days, rollup_view
 
 ZONES = [
     "UTC",

@@ -26,7 +26,7 @@ per (person, reached) the earliest entry, then per person the furthest reached.
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from yunying.analytics.common import NONE, OTHER, Breakdown, EventSelector
@@ -35,21 +35,15 @@ from yunying.analytics.filters import filters_sql
 from yunying.analytics.source import events_sql
 from yunying.events.model import NUMERIC_PROMOTED, PROMOTED_PROPERTIES
 from yunying.store.dialect import Dialect
+from yunying.store.event_timelines import micros
 
 if TYPE_CHECKING:
     from yunying.analytics.funnels import FunnelQuery
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
 
 
 def entry_dates(ctx: ProjectContext, q: FunnelQuery) -> tuple[date, date]:
     """The local days in which a person may enter the funnel."""
     return q.date_range.resolve(ctx)
-
-
-def _micros(dt: datetime) -> int:
-    return (dt - _EPOCH) // _US
 
 
 def _match(dialect: Dialect, sel: EventSelector) -> str:
@@ -109,7 +103,7 @@ def _ev(dialect: Dialect, ctx: ProjectContext, q: FunnelQuery) -> str:
 
 def _entry(ctx: ProjectContext, q: FunnelQuery, alias: str = "") -> str:
     start, end = ctx.day_range_utc(*entry_dates(ctx, q))
-    return f"{alias}tus >= {_micros(start)} AND {alias}tus < {_micros(end)}"
+    return f"{alias}tus >= {micros(start)} AND {alias}tus < {micros(end)}"
 
 
 def _scan(

@@ -15,8 +15,8 @@ from datetime import date, datetime, timedelta
 
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.filters import PropertyFilter, filters_sql, needs_person_join
+from yunying.store.day_ranges import day_ranges_utc, ranges_sql
 from yunying.store.dialect import Dialect
-from yunying.store.person_days import day_ranges_utc, ranges_sql
 from yunying.store.person_overrides import overrides_map_sql
 from yunying.store.schema import PROMOTED_COLUMNS as _PROMOTED
 

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.source import events_sql
+from yunying.store.day_ranges import ranges_sql
 from yunying.store.event_timelines import (
     TimelinesStore,
     TimelinesView,
@@ -71,9 +72,7 @@ def _side_sql(
         rows = events_sql(
             d, ctx, start=instant(fresh[0][0]), end=instant(fresh[-1][1]), event_names=names
         )
-        marked = " OR ".join(
-            f"(e.ts >= {d.ts_lit(instant(a))} AND e.ts < {d.ts_lit(instant(b))})" for a, b in fresh
-        )
+        marked = ranges_sql(d, "e.ts", [(instant(a), instant(b)) for a, b in fresh])
         x = (
             f"SELECT e.event AS event, CAST(e.pid AS UUID) AS pid, {d.epoch_micros('e.ts')} "
             f"AS ts FROM ({rows}) e WHERE {marked}"

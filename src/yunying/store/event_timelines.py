@@ -35,6 +35,7 @@ from typing import Protocol
 
 import pyarrow as pa
 
+from yunying.store.day_ranges import day_ranges_utc, ranges_sql
 from yunying.store.dialect import Dialect
 
 DDL = """
@@ -124,13 +125,8 @@ def refresh_timelines(
         execute(_rows_sql(dialect, p, "TRUE"))
         execute(f"INSERT OR REPLACE INTO event_timelines_state VALUES ({p}, 1, {now})")
         return True
-    spans = utc_day_ranges(utc_days)
-    lit = dialect.ts_lit
-    where = " OR ".join(
-        f"(timestamp >= {lit(instant(a))} AND timestamp < {lit(instant(b))})" for a, b in spans
-    )
-    where = f"({where})"
-    ts_where = ts_ranges_sql("ts", spans)
+    where = ranges_sql(dialect, "timestamp", day_ranges_utc(utc_days, "UTC"))
+    ts_where = ts_ranges_sql("ts", utc_day_ranges(utc_days))
     execute(f"DELETE FROM event_timelines WHERE project_id = {p} AND {ts_where}")
     execute(_number_persons_sql(p, where))
     execute(_rows_sql(dialect, p, where))
@@ -143,15 +139,7 @@ def refresh_timelines(
 
 def utc_day_ranges(days: Iterable[date]) -> list[tuple[int, int]]:
     """[start, end) microseconds of the UTC days, consecutive days merged."""
-    out: list[tuple[int, int]] = []
-    for d in sorted(set(days)):
-        a = micros(datetime(d.year, d.month, d.day, tzinfo=UTC))
-        b = a + 86_400_000_000
-        if out and out[-1][1] == a:
-            out[-1] = (out[-1][0], b)
-        else:
-            out.append((a, b))
-    return out
+    return [(micros(a), micros(b)) for a, b in day_ranges_utc(days, "UTC")]
 
 
 def ts_ranges_sql(column: str, ranges: Sequence[tuple[int, int]]) -> str:

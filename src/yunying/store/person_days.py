@@ -35,12 +35,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import Protocol, TypeVar
-from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
+from yunying.store.day_ranges import day_ranges_utc, local_days_of, ranges_sql
 from yunying.store.dialect import Dialect
 from yunying.store.event_timelines import refresh_timelines
 
@@ -87,43 +87,6 @@ class RollupStore(Protocol):
     def run_transaction(self, work: Callable[[Execute], T]) -> T:
         """Run ``work(execute)`` in one transaction of its own (committed if it returns)."""
         ...
-
-
-# ---- which local days a UTC day touches ------------------------------------------------
-
-
-def local_days_of(utc_days: Iterable[date], tz: str) -> set[date]:
-    """Local days of ``tz`` that overlap any of the UTC days (each overlaps one or two)."""
-    zone = ZoneInfo(tz)
-    out: set[date] = set()
-    for d in utc_days:
-        start = datetime.combine(d, time(0), tzinfo=UTC)
-        out.add(start.astimezone(zone).date())
-        out.add((start + timedelta(days=1, microseconds=-1)).astimezone(zone).date())
-    return out
-
-
-def day_ranges_utc(days: Iterable[date], tz: str) -> list[tuple[datetime, datetime]]:
-    """[start, end) UTC instants covering the local days, consecutive days merged."""
-    zone = ZoneInfo(tz)
-    out: list[tuple[datetime, datetime]] = []
-    for d in sorted(set(days)):
-        start = datetime.combine(d, time(0), tzinfo=zone).astimezone(UTC)
-        end = datetime.combine(d + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
-        if out and out[-1][1] == start:
-            out[-1] = (out[-1][0], end)
-        else:
-            out.append((start, end))
-    return out
-
-
-def ranges_sql(dialect: Dialect, column: str, ranges: list[tuple[datetime, datetime]]) -> str:
-    if not ranges:
-        return "FALSE"
-    parts = [
-        f"({column} >= {dialect.ts_lit(a)} AND {column} < {dialect.ts_lit(b)})" for a, b in ranges
-    ]
-    return "(" + " OR ".join(parts) + ")"
 
 
 # ---- what a query may read from the table ----------------------------------------------
