@@ -57,14 +57,15 @@ def _side_sql(
     start: int,
     end: int,
     dirty: list[tuple[int, int]],
+    top: int,
 ) -> str:
     """The occurrences the table cannot give as they are, in one statement (so the numbers
-    it gives persons without one agree between its parts):
+    it gives persons without one agree between its parts; they start past ``top``, the
+    largest number the table has given):
 
     - kind 0: events of marked days (read from ``events``, merges applied there);
     - kind 1: the table's rows of persons merged into another, renumbered;
-    - kind 2: the merged persons' own numbers (``pk``), whose table rows kind 1 replaces;
-    - kind 3: the largest person number in use (``pk``).
+    - kind 2: the merged persons' own numbers (``pk``), whose table rows kind 1 replaces.
     """
     d, p = store.dialect, int(ctx.project_id)
     fresh = _clip(dirty, start, end)
@@ -79,7 +80,6 @@ def _side_sql(
         )
     else:
         x = "SELECT NULL::VARCHAR AS event, NULL::UUID AS pid, NULL::BIGINT AS ts WHERE FALSE"
-    top = f"(SELECT coalesce(max(pk), 0) FROM timeline_persons WHERE project_id = {p})"
     listed = ", ".join(d.str_lit(n) for n in names)
     clean = f"NOT {ts_ranges_sql('t.ts', dirty)}" if dirty else "TRUE"
     return (
@@ -88,7 +88,7 @@ def _side_sql(
         f"{overrides_map_sql(d, p)}) o INNER JOIN timeline_persons n ON n.project_id = {p} "
         "AND n.person_id = CAST(o.old_person_id AS UUID)), "
         "ids AS (SELECT pid FROM x UNION SELECT pid FROM ov), "
-        f"num AS (SELECT i.pid AS pid, coalesce(n.pk, {top} + row_number() OVER ("
+        f"num AS (SELECT i.pid AS pid, coalesce(n.pk, {int(top)} + row_number() OVER ("
         "PARTITION BY n.pk IS NULL ORDER BY i.pid)) AS pk FROM ids i LEFT JOIN "
         f"timeline_persons n ON n.project_id = {p} AND n.person_id = i.pid), "
         "moved AS (SELECT ov.old_pk AS old_pk, num.pk AS pk FROM ov INNER JOIN num "
@@ -98,9 +98,7 @@ def _side_sql(
         "UNION ALL SELECT 1, t.event, m.pk, t.ts FROM event_timelines t INNER JOIN moved m "
         f"ON m.old_pk = t.pk WHERE t.project_id = {p} AND t.event IN ({listed}) "
         f"AND t.ts >= {int(start)} AND t.ts < {int(end)} AND {clean} "
-        "UNION ALL SELECT 2, NULL, old_pk, NULL FROM moved "
-        f"UNION ALL SELECT 3, NULL, greatest({top}, (SELECT coalesce(max(pk), 0) FROM num)), "
-        "NULL"
+        "UNION ALL SELECT 2, NULL, old_pk, NULL FROM moved"
     )
 
 
@@ -124,28 +122,23 @@ def read_blocks(
     start = min(a for a, _ in ranges.values())
     end = max(b for _, b in ranges.values())
     dirty = utc_day_ranges(view.dirty)
-    if _clip(dirty, start, end) or view.merged:
-        side = store.query(_side_sql(store, ctx, names, start, end, dirty))
-    else:  # the usual case once refreshed: nothing to read beside the table (~10 ms less)
-        side = pa.table(
-            {
-                "kind": pa.array([3], pa.int32()),
-                "event": pa.array([None], pa.string()),
-                "pk": pa.array([view.top], pa.int64()),
-                "ts": pa.array([None], pa.int64()),
-            }
-        )
-    kind = side.column("kind")
-    extra = side.filter(pc.less_equal(kind, 1))
-    extra_pk, extra_ts = _int64(extra.column("pk")), _int64(extra.column("ts"))
+    extra_pk = extra_ts = gone = np.zeros(0, dtype=np.int64)
+    extra_event: pa.Array | pa.ChunkedArray = pa.array([], pa.string())
+    if _clip(dirty, start, end) or view.merged:  # else (usual once refreshed): ~10 ms less
+        side = store.query(_side_sql(store, ctx, names, start, end, dirty, view.top))
+        kind = side.column("kind")
+        extra = side.filter(pc.less_equal(kind, 1))
+        extra_pk, extra_ts = _int64(extra.column("pk")), _int64(extra.column("ts"))
+        extra_event = extra.column("event")
+        gone = np.sort(_int64(side.filter(pc.equal(kind, 2)).column("pk")))
     extra_of = {
-        n: pc.equal(extra.column("event"), n).to_numpy(zero_copy_only=False)
+        n: pc.equal(extra_event, n).to_numpy(zero_copy_only=False)
         & (extra_ts >= ranges[n][0])
         & (extra_ts < ranges[n][1])
         for n in names
     }
-    gone = np.sort(_int64(side.filter(pc.equal(kind, 2)).column("pk")))
-    top = int(side.filter(pc.equal(kind, 3)).column("pk")[0].as_py())
+    # Numbers given here to persons without one appear on their extra rows.
+    top = max(view.top, int(extra_pk.max(initial=0)))
     size = 1 << (63 - bits)
     clean = f"NOT {ts_ranges_sql('ts', dirty)}" if dirty else "TRUE"
     for base in range(0, top + 1, size):
