@@ -155,10 +155,7 @@ class DuckDBStore:
 
     def event_timelines_view(self, project_id: int) -> TimelinesView | None:
         """What funnels may read from ``event_timelines`` (see ``store/event_timelines.py``)."""
-        try:
-            return read_timelines_view(self, project_id)
-        except duckdb.CatalogException:  # a file from before event_timelines, read-only
-            return None
+        return self.read_timelines(project_id, lambda _reader, view: view)
 
     def read_snapshot(self, work: Callable[[Execute], T]) -> T:
         """``work(execute)`` reading one snapshot of the database (a read-only transaction
