@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import make_store
 from tests.factories import at, ev, load
-from yunying.analytics import retention_masks
+from yunying.analytics import retention, retention_masks
 from yunying.analytics.common import DateRange
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.retention import (
@@ -29,10 +29,14 @@ from yunying.analytics.retention import (
 CTX = ProjectContext(project_id=1)
 
 
-@pytest.fixture(autouse=True, params=["masks", "join"])
+@pytest.fixture(autouse=True, params=["person_masks", "masks", "join"])
 def strategy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every case both ways: a 64-bit return mask per person (the default for spans that
-    fit), and the self-join that longer spans use (see analytics/retention_masks.py)."""
+    """Every case three ways (see analytics/retention_masks.py): cohorts read off the
+    persons' return masks (the default when the return event is the start event, without
+    a breakdown), cohort rows joined to a 64-bit return mask per person (other spans that
+    fit), and the self-join that longer spans use."""
+    if request.param != "person_masks":
+        monkeypatch.setattr(retention, "cohorts_are_returns", lambda q: False)
     if request.param == "join":
         monkeypatch.setattr(retention_masks, "MASK_BITS", 0)
     return str(request.param)

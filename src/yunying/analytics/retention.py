@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
+import pyarrow as pa
 from pydantic import BaseModel, Field
 
 from yunying.analytics import retention_masks
@@ -130,11 +131,20 @@ def uses_masks(q: RetentionQuery, first: date, last: date) -> bool:
     return span < retention_masks.MASK_BITS
 
 
+def cohorts_are_returns(q: RetentionQuery) -> bool:
+    """Whether every cohort row is also a return row of its period, so the persons' return
+    masks alone give the table (``retention_masks.person_masks_sql``): recurring cohorts
+    of the return event itself (same event, same filters), without a breakdown."""
+    ret = q.return_event or q.start_event
+    return q.retention_type == "recurring" and q.breakdown is None and ret == q.start_event
+
+
 def build_retention_sql(dialect: Dialect, ctx: ProjectContext, q: RetentionQuery) -> str:
     """Rows (part, cp, cbd, rp, n): part 0 = cohort sizes, part 1 = returns per period.
 
     In "within" mode part 1 counts each member once, at their first return period.
-    Queries that ``uses_masks`` return (cp, cbd, size, k1 …) instead: ``result_rows``.
+    Queries that ``uses_masks`` return (cp, cbd, size, k1 …) instead, or (mask, n) when
+    also ``cohorts_are_returns``: ``result_rows`` turns either into the rows above.
     """
     periods = cohort_periods(ctx, q)
     first, last = periods[0], periods[-1]
@@ -166,6 +176,10 @@ def build_retention_sql(dialect: Dialect, ctx: ProjectContext, q: RetentionQuery
         filters=[*ret.filters, *q.filters],
         day_grained=q.period != "hour",
     )
+    if uses_masks(q, first, last) and cohorts_are_returns(q):
+        return retention_masks.person_masks_sql(
+            dialect, period=q.period, first=first, returns=returns, period_of=period_of
+        )
     first_lit = dialect.date_lit(first)
     if q.retention_type == "first_time":
         cohort = (
@@ -314,8 +328,20 @@ def assemble_retention(
     )
 
 
-def result_rows(q: RetentionQuery, data: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``build_retention_sql``'s rows in the (part, cp, cbd, rp, n) shape either way."""
+def result_rows(ctx: ProjectContext, q: RetentionQuery, table: pa.Table) -> list[dict[str, Any]]:
+    """``build_retention_sql``'s result in the (part, cp, cbd, rp, n) shape, whichever
+    of its three shapes it has."""
+    if "mask" in table.column_names:
+        cohorts = cohort_periods(ctx, q)
+        counts = retention_masks.person_mask_counts(
+            table.column("mask").to_numpy(),
+            table.column("n").to_numpy(),
+            len(cohorts),
+            q.periods,
+            q.mode,
+        )
+        return retention_masks.person_mask_rows(counts, cohorts, q.period)
+    data = rows(table)
     if data and "size" in data[0]:
         return retention_masks.long_rows(data, q.period, q.periods)
     return data
@@ -327,7 +353,7 @@ def run_retention(
     """Run on ``store``; ``today`` (local date, default now) decides which columns are complete."""
     if q.period != "hour":
         ctx = with_rollup(store, ctx)
-    data = result_rows(q, rows(store.query(build_retention_sql(store.dialect, ctx, q))))
+    data = result_rows(ctx, q, store.query(build_retention_sql(store.dialect, ctx, q)))
     return assemble_retention(ctx, q, data, today or ctx.today())
 
 
