@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from yunying.store.timeline_cache import DEFAULT_MB as TIMELINE_CACHE_MB
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="YUNYING_", extra="ignore")
@@ -34,6 +36,12 @@ class Settings(BaseSettings):
         description="Run the job queue (segment refresh, scoring) inside the server process; "
         "needed with DuckDB, which one process opens at a time. Unset: `yunying serve` runs "
         "it unless a ClickHouse server and Redis let a separate `yunying worker` do the jobs.",
+    )
+    timeline_cache_mb: int = Field(
+        default=TIMELINE_CACHE_MB,
+        ge=0,
+        description="Memory for decoded event_timelines months that ordered funnels reuse "
+        "(DuckDB only; 0 keeps none and reads every month from the file each time).",
     )
     host: str = "127.0.0.1"
     port: int = 8000

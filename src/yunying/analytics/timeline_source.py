@@ -5,9 +5,11 @@ days written since its last refresh are read from the events, and merges are app
 the way ``source.events_sql`` applies them, so the occurrences equal what ``events_sql``
 would give for the same names and times.
 
-An occurrence is handed over as one 64-bit key ``((pk - base) << bits) | (ts - start)``
-(see ``analytics/funnel_arrays.py``), computed by the engine while it reads: persons are
-read in blocks of numbers ``[base, base + 2**(63 - bits))`` so every key fits.
+The table is read a whole (event, month) at a time, as stored, and those decoded rows
+are kept in the store's cache (``store/timeline_cache.py``) for the next funnel; the
+rows a query wants become keys ``((pk - base) << bits) | (ts - start)`` in one compiled
+pass (``analytics/timeline_keys.py``, the walk's input, see ``analytics/funnel_arrays.py``).
+Persons go in blocks of numbers ``[base, base + 2**(63 - bits))`` so every key fits.
 """
 
 from __future__ import annotations
@@ -21,16 +23,19 @@ import pyarrow.compute as pc
 
 from yunying.analytics.context import ProjectContext
 from yunying.analytics.source import events_sql
+from yunying.analytics.timeline_keys import month_keys
 from yunying.store.day_ranges import ranges_sql
 from yunying.store.event_timelines import (
     TimelinesStore,
     TimelinesView,
     instant,
+    month_bounds,
     month_of,
     ts_ranges_sql,
     utc_day_ranges,
 )
 from yunying.store.person_overrides import overrides_map_sql
+from yunying.store.timeline_cache import MonthRows, TimelineCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +107,38 @@ def _side_sql(
     )
 
 
+def _months(a: int, b: int) -> range:
+    """The table's months holding [a, b) µs."""
+    return range(month_of(a), month_of(b - 1) + 1)
+
+
+def _month(
+    store: TimelinesStore, p: int, name: str, month: int, a: int, b: int, generation: int
+) -> tuple[MonthRows, int, int]:
+    """One (event, month) of the table as stored, from the store's cache of decoded months
+    when it has this generation's (``store/timeline_cache.py``), else read and offered to
+    it; with the month's [start, end) µs. Without a cache only the rows in [a, b) are
+    read (the caller filters anyway)."""
+    cache: TimelineCache | None = getattr(store, "cache", None)
+    if cache is not None and not cache.max_bytes:
+        cache = None
+    key = (p, name, month)
+    rows = cache.get(key, generation) if cache is not None else None
+    lo, hi = month_bounds(month)
+    if rows is None:
+        part = "" if cache is not None or (a <= lo and hi <= b) else f" AND ts >= {a} AND ts < {b}"
+        got = store.query(
+            f"SELECT pk, ts FROM event_timelines WHERE project_id = {p} "
+            f"AND event = {store.dialect.str_lit(name)} AND month = {month}{part}"
+        )
+        rows = MonthRows(
+            np.asarray(got.column("pk").to_numpy(), dtype=np.int32), _int64(got.column("ts"))
+        )
+        if cache is not None:
+            cache.put(key, generation, rows)
+    return rows, lo, hi
+
+
 def read_blocks(
     store: TimelinesStore,
     ctx: ProjectContext,
@@ -117,7 +154,7 @@ def read_blocks(
     ``store`` should read one snapshot (``DuckDBStore.read_timelines``) and ``view`` come
     from it: otherwise a refresh in between could number a person with a number given
     here to another."""
-    d, p = store.dialect, int(ctx.project_id)
+    p = int(ctx.project_id)
     names = sorted(ranges)
     start = min(a for a, _ in ranges.values())
     end = max(b for _, b in ranges.values())
@@ -140,19 +177,16 @@ def read_blocks(
     # Numbers given here to persons without one appear on their extra rows.
     top = max(view.top, int(extra_pk.max(initial=0)))
     size = 1 << (63 - bits)
-    clean = f"NOT {ts_ranges_sql('ts', dirty)}" if dirty else "TRUE"
+    months = {
+        n: [_month(store, p, n, m, *ranges[n], view.generation) for m in _months(*ranges[n])]
+        for n in names
+    }
     for base in range(0, top + 1, size):
-        persons = f"pk >= {base} AND pk < {base + size}" if top >= size else "TRUE"
         keys: dict[str, np.ndarray] = {}
         for name in names:
             a, b = ranges[name]
-            got = store.query(
-                f"SELECT ((pk - {base})::BIGINT << {bits}) | (ts - {start}) AS k "
-                f"FROM event_timelines WHERE project_id = {p} AND event = {d.str_lit(name)} "
-                f"AND month >= {month_of(a)} AND month <= {month_of(b - 1)} "
-                f"AND ts >= {int(a)} AND ts < {int(b)} AND {clean} AND {persons}"
-            )
-            k = _int64(got.column("k"))
+            persons = (base, base + size) if top >= size else None
+            k = month_keys(months[name], a, b, persons, start, bits, dirty)
             if len(gone):
                 k = k[~np.isin((k >> bits) + base, gone)]
             mine = extra_of[name] & (extra_pk >= base) & (extra_pk < base + size)

@@ -139,7 +139,11 @@ def open_event_store(settings: Settings, *, read_only: bool = False) -> EventSto
     else:
         from yunying.store.duckdb import DuckDBStore
 
-        store = DuckDBStore(settings.duckdb_path, read_only=read_only)
+        store = DuckDBStore(
+            settings.duckdb_path,
+            read_only=read_only,
+            timeline_cache_mb=settings.timeline_cache_mb,
+        )
     if not read_only:
         store.ensure_schema()
     return store

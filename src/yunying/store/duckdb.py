@@ -41,6 +41,8 @@ from yunying.store.schema import (
     pdi_to_arrow,
     stored_person,
 )
+from yunying.store.timeline_cache import DEFAULT_MB as TIMELINE_CACHE_MB
+from yunying.store.timeline_cache import TimelineCache
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS events (
@@ -95,8 +97,16 @@ class DuckDBStore:
     dialect = DuckDBDialect()
     optimistic_writes = True  # see store/optimistic.py
 
-    def __init__(self, path: Path | str | None = None, *, read_only: bool = False) -> None:
-        """``path=None`` (or ``":memory:"``) gives an in-memory store for tests."""
+    def __init__(
+        self,
+        path: Path | str | None = None,
+        *,
+        read_only: bool = False,
+        timeline_cache_mb: int = TIMELINE_CACHE_MB,
+    ) -> None:
+        """``path=None`` (or ``":memory:"``) gives an in-memory store for tests;
+        ``timeline_cache_mb`` bounds the decoded ``event_timelines`` months kept for
+        funnels (``store/timeline_cache.py``; 0 keeps none)."""
         target = ":memory:" if path in (None, ":memory:") else str(path)
         if target != ":memory:":
             Path(target).parent.mkdir(parents=True, exist_ok=True)
@@ -109,6 +119,7 @@ class DuckDBStore:
         # (project, UTC day) this store marked in person_days_dirty since its last refresh
         # began: a write whose days are all here need not mark them again.
         self._marked: set[tuple[int, date]] = set()
+        self.timeline_cache = TimelineCache(timeline_cache_mb << 20)
         if not read_only:
             key = None if target == ":memory:" else os.path.realpath(target)
             self._mirror = IdentityMirror(self, key)
@@ -176,7 +187,7 @@ class DuckDBStore:
         refreshed, or a file from before the table opened read-only)."""
 
         def inside(execute: Execute) -> T | None:
-            reader = SnapshotReader(self.dialect, execute)
+            reader = SnapshotReader(self.dialect, execute, self.timeline_cache)
             try:
                 view = read_timelines_view(reader, project_id)
             except duckdb.CatalogException:

@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from yunying.store.day_ranges import day_ranges_utc, ranges_sql
 from yunying.store.dialect import Dialect
+from yunying.store.timeline_cache import TimelineCache
 
 DDL = """
 CREATE TABLE IF NOT EXISTS event_timelines (
@@ -81,6 +82,16 @@ def month_of(us: int) -> int:
     return t.year * 12 + t.month - 1
 
 
+def month_bounds(month: int) -> tuple[int, int]:
+    """[start, end) µs of a ``month``."""
+    year, m = divmod(month, 12)
+    nxt_year, nxt = divmod(month + 1, 12)
+    return (
+        micros(datetime(year, m + 1, 1, tzinfo=UTC)),
+        micros(datetime(nxt_year, nxt + 1, 1, tzinfo=UTC)),
+    )
+
+
 # ---- refreshing (inside refresh_person_days' transaction) ---------------------------------
 
 
@@ -114,9 +125,15 @@ def refresh_timelines(
     (the one that then deletes those marks). Returns True when it rewrote the project
     whole (never built, or ``MAX_RUNS`` reached)."""
     p = int(project_id)
-    state = execute(f"SELECT runs FROM event_timelines_state WHERE project_id = {p}")
+    state = execute(
+        f"SELECT runs, epoch_us(refreshed_at) AS at FROM event_timelines_state "
+        f"WHERE project_id = {p}"
+    )
     runs = int(state.column("runs")[0].as_py()) if state.num_rows else None
-    now = dialect.ts_lit(datetime.now(UTC))
+    # Strictly later than the last refresh, whatever the clock does: it is the generation
+    # that tells cached rows of the project from current ones (store/timeline_cache.py).
+    last = int(state.column("at")[0].as_py()) if state.num_rows else -1
+    now = dialect.ts_lit(instant(max(micros(datetime.now(UTC)), last + 1)))
     if runs is not None and runs < MAX_RUNS and not utc_days:
         return False
     if runs is None or runs >= MAX_RUNS:
@@ -153,11 +170,14 @@ class TimelinesView:
     """``event_timelines`` holds the project's events except on the ``dirty`` UTC days.
 
     ``top`` (the largest person number given) and ``merged`` (the project has merged
-    persons to move) come with it so a funnel need not ask again."""
+    persons to move) come with it so a funnel need not ask again; ``generation`` (the
+    last refresh's time in µs, strictly increasing) changes with every change of the
+    project's rows, which is what cached rows are checked against."""
 
     dirty: frozenset[date]
     top: int = field(default=0, compare=False)
     merged: bool = field(default=True, compare=False)
+    generation: int = field(default=0, compare=False)
 
 
 class TimelinesStore(Protocol):
@@ -168,10 +188,12 @@ class TimelinesStore(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class SnapshotReader:
-    """A store's dialect and the statements of one snapshot (a ``TimelinesStore``)."""
+    """A store's dialect and the statements of one snapshot (a ``TimelinesStore``), and
+    the store's cache of decoded months, if it keeps one."""
 
     dialect: Dialect
     query: Execute
+    cache: TimelineCache | None = None
 
 
 def read_view(store: TimelinesStore, project_id: int) -> TimelinesView | None:
@@ -182,9 +204,12 @@ def read_view(store: TimelinesStore, project_id: int) -> TimelinesView | None:
         "SELECT (SELECT list(DISTINCT utc_day) FROM person_days_dirty WHERE project_id = "
         f"{p}) AS marks, (SELECT coalesce(max(pk), 0) FROM timeline_persons WHERE "
         f"project_id = {p}) AS top, EXISTS (SELECT 1 FROM person_overrides WHERE "
-        f"project_id = {p}) AS merged FROM event_timelines_state WHERE project_id = {p}"
+        f"project_id = {p}) AS merged, epoch_us(refreshed_at) AS generation "
+        f"FROM event_timelines_state WHERE project_id = {p}"
     ).to_pylist()
     if not got:
         return None
     row = got[0]
-    return TimelinesView(frozenset(row["marks"] or ()), int(row["top"]), bool(row["merged"]))
+    return TimelinesView(
+        frozenset(row["marks"] or ()), int(row["top"]), bool(row["merged"]), int(row["generation"])
+    )
