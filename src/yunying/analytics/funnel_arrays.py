@@ -210,13 +210,19 @@ def _runs(keys: np.ndarray) -> list[np.ndarray]:
 
 
 def _packed(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
-    """The arrays' runs back to back: (keys, run starts, run ends, runs per array)."""
-    runs = [_runs(np.asarray(a, dtype=np.int64)) for a in arrays]
+    """The arrays' runs back to back: (keys, run starts, run ends, runs per array).
+
+    One array whose runs needed no merging is used as it is (its runs are already back
+    to back): no copy of a step's millions of keys."""
+    arrays = [np.asarray(a, dtype=np.int64) for a in arrays]
+    runs = [_runs(a) for a in arrays]
     pieces = [r for rs in runs for r in rs]
-    flat = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
     sizes = np.array([len(r) for r in pieces], dtype=np.int64)
     ends = np.cumsum(sizes)
     owners = np.concatenate([[0], np.cumsum([len(rs) for rs in runs])]).astype(np.int64)
+    if len(arrays) == 1 and all(np.shares_memory(r, arrays[0]) for r in pieces):
+        return arrays[0], ends - sizes, ends, owners  # views in order: the runs _runs cut
+    flat = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
     return flat, ends - sizes, ends, owners
 
 
@@ -242,28 +248,34 @@ def best_of_block(
     x_from = np.array([x.from_step for x in exclusions], dtype=np.int64)
     x_to = np.array([x.to_step for x in exclusions], dtype=np.int64)
 
-    def walk(lo: int, hi: int) -> BestAttempts:
-        """The persons whose keys lie in [lo, hi)."""
-        es, ee = _within(entries, e_starts, e_ends, lo, hi)
+    cuts = _person_cuts(entries, e_starts, e_ends, bits, _THREADS)
+    parts = [_within(entries, e_starts, e_ends, lo, hi) for lo, hi in itertools.pairwise(cuts)]
+    # One output for all parts (at most a row per entry), each part writing its own rows.
+    offsets = np.cumsum([0, *(int((ee - es).sum()) for es, ee in parts)])
+    person = np.empty(offsets[-1], dtype=np.int64)
+    reached = np.empty(offsets[-1], dtype=np.int8)
+    times = np.empty((offsets[-1], 1 + len(steps)), dtype=np.int64)
+
+    def walk(i: int) -> int:
+        """The persons whose keys lie in [cuts[i], cuts[i + 1]): rows filled."""
+        lo, hi = cuts[i], cuts[i + 1]
+        (es, ee), (a, b) = parts[i], (offsets[i], offsets[i + 1])
         ss, se = _within(flat, s_starts, s_ends, lo, hi)
         xst, xe = _within(xs, x_starts, x_ends, lo, hi)
-        size = int((ee - es).sum())
-        person = np.empty(size, dtype=np.int64)
-        reached = np.empty(size, dtype=np.int8)
-        times = np.empty((size, 1 + len(steps)), dtype=np.int64)
-        filled = _walk(
+        rows = _walk(
             entries, es, ee, flat, ss, se, s_runs, xs, xst, xe, x_runs, x_from, x_to,
-            int(window), int(bits), person, reached, times,
+            int(window), int(bits), person[a:b], reached[a:b], times[a:b],
         )  # fmt: skip
-        return BestAttempts(person[:filled], reached[:filled], times[:filled])
+        return int(rows)
 
-    cuts = _person_cuts(entries, e_starts, e_ends, bits, _THREADS)
-    parts = list(_POOL.map(walk, cuts[:-1], cuts[1:])) if len(cuts) > 2 else [walk(*cuts)]
-    return BestAttempts(
-        np.concatenate([b.pk for b in parts]),
-        np.concatenate([b.reached for b in parts]),
-        np.concatenate([b.times for b in parts]),
-    )
+    filled = list(_POOL.map(walk, range(len(parts)))) if len(parts) > 1 else [walk(0)]
+    at = filled[0]
+    for i in range(1, len(parts)):  # close the gaps between the parts' rows
+        src = slice(offsets[i], offsets[i] + filled[i])
+        dst = slice(at, at + filled[i])
+        person[dst], reached[dst], times[dst] = person[src], reached[src], times[src]
+        at += filled[i]
+    return BestAttempts(person[:at], reached[:at], times[:at])
 
 
 # The walk releases the GIL: persons are split between the cores (2 on the reference box).

@@ -71,7 +71,12 @@ def best_from_timelines(store: object, ctx: ProjectContext, q: FunnelQuery) -> B
             window,
             bits,
         )
-        parts.append(BestAttempts(best.pk + block.base, best.reached, (best.times & mask) + lo))
+        best.pk[:] += block.base  # in place: the walk's own arrays
+        np.bitwise_and(best.times, mask, out=best.times)
+        best.times[:] += lo
+        parts.append(best)
+    if len(parts) == 1:
+        return parts[0]
     return BestAttempts(
         np.concatenate([b.pk for b in parts]),
         np.concatenate([b.reached for b in parts]),
