@@ -6,9 +6,11 @@ moment". Answered from ``events`` that is a join that sorts millions of rows by 
 and time on every query (ASOF joins; pandas' ``merge_asof`` sorts the same way): ~0.8 s
 on the demo's 10M events. Kept sorted, one event name's rows of one month are one
 contiguous stretch already in (person, time) order, so a funnel reads each step's
-stretches and walks them with one cursor each (``analytics/funnel_arrays.py``): ~0.06 s
+stretches and walks them with one cursor each (``analytics/funnel_arrays.py``): ~0.05 s
 (``bench/bench_queries.py``, docs/benchmarks.md). The month keeps a query's reading to
-the months its range touches however long the history grows.
+the months its range touches however long the history grows, and is the unit the store
+keeps decoded in memory between funnels (``store/timeline_cache.py``; ``refreshed_at``
+below is that cache's generation).
 
 Persons are numbered (``timeline_persons``: person UUID → ``pk``, stable once given) so a
 (person, time) pair packs into one sortable 64-bit key.
