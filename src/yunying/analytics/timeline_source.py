@@ -127,12 +127,19 @@ def _month(
     lo, hi = month_bounds(month)
     if rows is None:
         part = "" if cache is not None or (a <= lo and hi <= b) else f" AND ts >= {a} AND ts < {b}"
-        got = store.query(
+        sql = (
             f"SELECT pk, ts FROM event_timelines WHERE project_id = {p} "
             f"AND event = {store.dialect.str_lit(name)} AND month = {month}{part}"
         )
+        fetch_numpy = getattr(store, "fetch_numpy", None)
+        if fetch_numpy is not None:
+            got = fetch_numpy(sql)
+            pk, ts = got["pk"], got["ts"]
+        else:
+            table = store.query(sql)
+            pk, ts = table.column("pk").to_numpy(), table.column("ts").to_numpy()
         rows = MonthRows(
-            np.asarray(got.column("pk").to_numpy(), dtype=np.int32), _int64(got.column("ts"))
+            np.ascontiguousarray(pk, dtype=np.int32), np.ascontiguousarray(ts, dtype=np.int64)
         )
         if cache is not None:
             cache.put(key, generation, rows)

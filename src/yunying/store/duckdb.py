@@ -168,13 +168,20 @@ class DuckDBStore:
         """What funnels may read from ``event_timelines`` (see ``store/event_timelines.py``)."""
         return self.read_timelines(project_id, lambda _reader, view: view)
 
-    def read_snapshot(self, work: Callable[[Execute], T]) -> T:
-        """``work(execute)`` reading one snapshot of the database (a read-only transaction
+    def read_snapshot(self, work: Callable[[SnapshotReader], T]) -> T:
+        """``work(reader)`` reading one snapshot of the database (a read-only transaction
         of its own cursor), so several statements see the same state."""
         cur = self._cursor()
         cur.execute("BEGIN TRANSACTION")
         try:
-            return work(lambda sql: _arrow(cur.sql(sql)))
+            return work(
+                SnapshotReader(
+                    self.dialect,
+                    lambda sql: _arrow(cur.sql(sql)),
+                    self.timeline_cache,
+                    lambda sql: cur.sql(sql).fetchnumpy(),
+                )
+            )
         finally:
             cur.execute("ROLLBACK")  # nothing to keep
             cur.close()
@@ -186,8 +193,7 @@ class DuckDBStore:
         the project, so the view and every read agree; None when it is not kept (never
         refreshed, or a file from before the table opened read-only)."""
 
-        def inside(execute: Execute) -> T | None:
-            reader = SnapshotReader(self.dialect, execute, self.timeline_cache)
+        def inside(reader: SnapshotReader) -> T | None:
             try:
                 view = read_timelines_view(reader, project_id)
             except duckdb.CatalogException:
