@@ -32,53 +32,55 @@ def rows(n: int) -> MonthRows:
 
 def test_an_entry_serves_only_its_generation() -> None:
     cache = TimelineCache(1 << 20)
-    cache.put((1, "a", 10), 5, rows(3))
-    assert cache.get((1, "a", 10), 5) is not None
-    assert cache.get((1, "a", 10), 6) is None
-    assert cache.get((1, "b", 10), 5) is None and cache.get((2, "a", 10), 5) is None
+    cache.put((1, "a", 10, 0, 1), 5, rows(3))
+    assert cache.get((1, "a", 10, 0, 1), 5) is not None
+    assert cache.get((1, "a", 10, 0, 1), 6) is None
+    assert cache.get((1, "b", 10, 0, 1), 5) is None and cache.get((2, "a", 10, 0, 1), 5) is None
     assert (cache.hits, cache.misses) == (1, 3)
 
 
 def test_a_newer_generation_drops_the_projects_older_entries_only() -> None:
     cache = TimelineCache(1 << 20)
-    cache.put((1, "a", 10), 5, rows(3))
-    cache.put((1, "b", 10), 5, rows(3))
-    cache.put((2, "a", 10), 5, rows(3))
-    cache.put((1, "a", 11), 6, rows(3))
-    assert cache.get((1, "b", 10), 5) is None  # gone, not just unused
-    assert cache.get((2, "a", 10), 5) is not None
+    cache.put((1, "a", 10, 0, 1), 5, rows(3))
+    cache.put((1, "b", 10, 0, 1), 5, rows(3))
+    cache.put((2, "a", 10, 0, 1), 5, rows(3))
+    cache.put((1, "a", 11, 0, 1), 6, rows(3))
+    assert cache.get((1, "b", 10, 0, 1), 5) is None  # gone, not just unused
+    assert cache.get((2, "a", 10, 0, 1), 5) is not None
     assert cache.nbytes == 2 * 36
 
 
 def test_an_older_generation_is_not_stored_over_a_newer() -> None:
     """A reader of an older snapshot, finishing after a newer one, keeps nothing."""
     cache = TimelineCache(1 << 20)
-    cache.put((1, "a", 10), 6, rows(3))
-    cache.put((1, "a", 10), 5, rows(4))
-    assert cache.get((1, "a", 10), 5) is None
-    got = cache.get((1, "a", 10), 6)
+    cache.put((1, "a", 10, 0, 1), 6, rows(3))
+    cache.put((1, "a", 10, 0, 1), 5, rows(4))
+    assert cache.get((1, "a", 10, 0, 1), 5) is None
+    got = cache.get((1, "a", 10, 0, 1), 6)
     assert got is not None and len(got.pk) == 3
 
 
 def test_least_recently_used_months_leave_first_and_big_ones_never_come() -> None:
     cache = TimelineCache(100 * 12)  # 100 rows
-    cache.put((1, "a", 1), 1, rows(40))
-    cache.put((1, "a", 2), 1, rows(40))
-    assert cache.get((1, "a", 1), 1) is not None  # now the most recent
-    cache.put((1, "a", 3), 1, rows(40))  # over budget: month 2 leaves
-    assert cache.get((1, "a", 2), 1) is None
-    assert cache.get((1, "a", 1), 1) is not None and cache.get((1, "a", 3), 1) is not None
+    cache.put((1, "a", 1, 0, 1), 1, rows(40))
+    cache.put((1, "a", 2, 0, 1), 1, rows(40))
+    assert cache.get((1, "a", 1, 0, 1), 1) is not None  # now the most recent
+    cache.put((1, "a", 3, 0, 1), 1, rows(40))  # over budget: month 2 leaves
+    assert cache.get((1, "a", 2, 0, 1), 1) is None
+    assert (
+        cache.get((1, "a", 1, 0, 1), 1) is not None and cache.get((1, "a", 3, 0, 1), 1) is not None
+    )
     assert cache.nbytes == 80 * 12
-    cache.put((1, "a", 4), 1, rows(51))  # over half the budget alone: not kept
-    assert cache.get((1, "a", 4), 1) is None and cache.nbytes == 80 * 12
+    cache.put((1, "a", 4, 0, 1), 1, rows(51))  # over half the budget alone: not kept
+    assert cache.get((1, "a", 4, 0, 1), 1) is None and cache.nbytes == 80 * 12
     cache.clear()
-    assert cache.nbytes == 0 and cache.get((1, "a", 1), 1) is None
+    assert cache.nbytes == 0 and cache.get((1, "a", 1, 0, 1), 1) is None
 
 
 def test_kept_arrays_cannot_be_written() -> None:
     cache = TimelineCache(1 << 20)
-    cache.put((1, "a", 1), 1, rows(3))
-    got = cache.get((1, "a", 1), 1)
+    cache.put((1, "a", 1, 0, 1), 1, rows(3))
+    got = cache.get((1, "a", 1, 0, 1), 1)
     assert got is not None
     with pytest.raises(ValueError):
         got.ts[0] = 99
@@ -90,15 +92,15 @@ def test_threads_sharing_a_cache_keep_its_count_of_bytes() -> None:
     def work(seed: int) -> None:
         for i in range(300):
             month = (seed * 7 + i) % 13
-            cache.put((1, "a", month), 1, rows(1 + month % 5))
-            cache.get((1, "a", (month + 3) % 13), 1)
+            cache.put((1, "a", month, 0, 1), 1, rows(1 + month % 5))
+            cache.get((1, "a", (month + 3) % 13, 0, 1), 1)
 
     threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    kept = [cache.get((1, "a", m), 1) for m in range(13)]
+    kept = [cache.get((1, "a", m, 0, 1), 1) for m in range(13)]
     assert cache.nbytes == sum(r.nbytes for r in kept if r is not None) <= 50 * 12
 
 
@@ -171,5 +173,35 @@ def test_the_generation_moves_on_even_if_the_clock_went_back() -> None:
         refresh_person_days(store, 1, "UTC")
         after = store.event_timelines_view(1)
         assert after is not None and after.generation == before.generation + 1
+    finally:
+        store.close()
+
+
+def test_a_month_needed_for_a_few_hours_is_read_and_kept_for_those_only() -> None:
+    """March in Asia/Shanghai starts at 2024-02-29 16:00 UTC: February is needed for its
+    last 8 hours (and April, for b, until the 1-day window ends), so only those rows are
+    read and kept; March is kept whole. The same funnel again reads nothing."""
+    store = _store()
+    ctx = ProjectContext(project_id=1, timezone="Asia/Shanghai")
+    try:
+        load(store, _day(1, "early") + _day(3, "u1") + _day(29, "late"))
+        early_feb = datetime(2024, 2, 10, 10, tzinfo=UTC)
+        late_feb = datetime(2024, 2, 29, 20, tzinfo=UTC)  # Mar 1 04:00 in Shanghai
+        load(store, [ev("x", "a", early_feb), ev("x", "b", early_feb)])
+        load(store, [ev("y", "a", late_feb), ev("y", "b", late_feb + timedelta(hours=1))])
+        refresh_person_days(store, 1, "UTC")
+        assert [s.count for s in run_funnel(store, ctx, Q).steps] == [4, 4]
+        kept = {(e, m, hi - lo): len(r.pk) for (_, e, m, lo, hi), (_, r) in
+                store.timeline_cache._entries.items()}  # fmt: skip
+        hours = 3_600_000_000
+        feb, mar, apr = 2024 * 12 + 1, 2024 * 12 + 2, 2024 * 12 + 3
+        assert kept[("a", feb, 8 * hours)] == 1  # y's, not x's
+        assert kept[("b", feb, 8 * hours)] == 1
+        assert kept[("a", mar, 31 * 24 * hours)] == 3
+        assert kept[("b", apr, 16 * hours)] == 0
+        hits, entries = store.timeline_cache.hits, set(store.timeline_cache._entries)
+        run_funnel(store, ctx, Q)
+        assert store.timeline_cache.hits == hits + len(kept)
+        assert set(store.timeline_cache._entries) == entries  # nothing read again
     finally:
         store.close()

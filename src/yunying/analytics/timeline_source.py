@@ -115,35 +115,47 @@ def _months(a: int, b: int) -> range:
 def _month(
     store: TimelinesStore, p: int, name: str, month: int, a: int, b: int, generation: int
 ) -> tuple[MonthRows, int, int]:
-    """One (event, month) of the table as stored, from the store's cache of decoded months
-    when it has this generation's (``store/timeline_cache.py``), else read and offered to
-    it; with the month's [start, end) µs. Without a cache only the rows in [a, b) are
-    read (the caller filters anyway)."""
+    """The table's rows of one (event, month) that [a, b) µs needs, as stored, with the
+    [start, end) µs they cover: the whole month when the query needs at least half of
+    it, else just the part it needs (the hours of a month before a range that begins at a
+    local midnight, the tail a window reaches into: reading the whole month for those
+    cost a cold funnel ~15 ms). Taken from the store's cache of decoded months when it
+    holds this generation's (``store/timeline_cache.py``), else read and offered to it."""
     cache: TimelineCache | None = getattr(store, "cache", None)
     if cache is not None and not cache.max_bytes:
         cache = None
-    key = (p, name, month)
-    rows = cache.get(key, generation) if cache is not None else None
     lo, hi = month_bounds(month)
+    if 2 * (min(b, hi) - max(a, lo)) < hi - lo:
+        if cache is not None and (rows := cache.get((p, name, month, lo, hi), generation)):
+            return rows, lo, hi  # the whole month is there already
+        lo, hi = max(a, lo), min(b, hi)
+    key = (p, name, month, lo, hi)
+    rows = cache.get(key, generation) if cache is not None else None
     if rows is None:
-        part = "" if cache is not None or (a <= lo and hi <= b) else f" AND ts >= {a} AND ts < {b}"
-        sql = (
-            f"SELECT pk, ts FROM event_timelines WHERE project_id = {p} "
-            f"AND event = {store.dialect.str_lit(name)} AND month = {month}{part}"
-        )
-        fetch_numpy = getattr(store, "fetch_numpy", None)
-        if fetch_numpy is not None:
-            got = fetch_numpy(sql)
-            pk, ts = got["pk"], got["ts"]
-        else:
-            table = store.query(sql)
-            pk, ts = table.column("pk").to_numpy(), table.column("ts").to_numpy()
-        rows = MonthRows(
-            np.ascontiguousarray(pk, dtype=np.int32), np.ascontiguousarray(ts, dtype=np.int64)
-        )
+        rows = _read_rows(store, p, name, month, lo, hi)
         if cache is not None:
             cache.put(key, generation, rows)
     return rows, lo, hi
+
+
+def _read_rows(store: TimelinesStore, p: int, name: str, month: int, lo: int, hi: int) -> MonthRows:
+    """The table's rows of (``name``, ``month``) with ``lo <= ts < hi``, in its order."""
+    m_lo, m_hi = month_bounds(month)
+    part = "" if (lo, hi) == (m_lo, m_hi) else f" AND ts >= {lo} AND ts < {hi}"
+    sql = (
+        f"SELECT pk, ts FROM event_timelines WHERE project_id = {p} "
+        f"AND event = {store.dialect.str_lit(name)} AND month = {month}{part}"
+    )
+    fetch_numpy = getattr(store, "fetch_numpy", None)
+    if fetch_numpy is not None:
+        got = fetch_numpy(sql)
+        pk, ts = got["pk"], got["ts"]
+    else:
+        table = store.query(sql)
+        pk, ts = table.column("pk").to_numpy(), table.column("ts").to_numpy()
+    return MonthRows(
+        np.ascontiguousarray(pk, dtype=np.int32), np.ascontiguousarray(ts, dtype=np.int64)
+    )
 
 
 def read_blocks(

@@ -7,14 +7,14 @@ again. The same months are read by every funnel over a recent range, so the deco
 arrays are kept here (as DuckDB keeps its compressed blocks in its buffer pool), bounded
 by bytes and dropped least recently used first.
 
-Exact, never stale: an entry is the rows of one (project, event, month) as the table held
-them at one ``generation`` of the project, the value of ``event_timelines_state`` that
-every change to the project's rows also changes (``refresh_timelines`` writes a strictly
-later ``refreshed_at`` in the same transaction). A query reads the generation in its
-snapshot and takes only entries of that generation, so a reader of an older snapshot and
-a reader of a newer one never share rows. Entries of older generations stop being used at
-once and are dropped when a newer one is stored; an older one is never stored over a
-newer.
+Exact, never stale: an entry is the rows of one (project, event, month), or of a stretch
+of it, as the table held them at one ``generation`` of the project, the value of
+``event_timelines_state`` that every change to the project's rows also changes
+(``refresh_timelines`` writes a strictly later ``refreshed_at`` in the same transaction).
+A query reads the generation in its snapshot and takes only entries of that generation,
+so a reader of an older snapshot and a reader of a newer one never share rows. Entries of
+older generations stop being used at once and are dropped when a newer one is stored; an
+older one is never stored over a newer.
 """
 
 from __future__ import annotations
@@ -41,12 +41,13 @@ class MonthRows:
         return int(self.pk.nbytes + self.ts.nbytes)
 
 
-CacheKey = tuple[int, str, int]  # (project, event, month)
+# (project, event, month, start µs, end µs): a whole month, or the part of one a query
+# needed (``analytics/timeline_source._month``).
+CacheKey = tuple[int, str, int, int, int]
 
 
 class TimelineCache:
-    """A bounded, thread-safe map (project, event, month) → ``MonthRows`` of one
-    generation each."""
+    """A bounded, thread-safe map ``CacheKey`` → ``MonthRows`` of one generation each."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max(0, int(max_bytes))
