@@ -220,7 +220,7 @@ def _packed(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
     sizes = np.array([len(r) for r in pieces], dtype=np.int64)
     ends = np.cumsum(sizes)
     owners = np.concatenate([[0], np.cumsum([len(rs) for rs in runs])]).astype(np.int64)
-    if len(arrays) == 1 and all(np.shares_memory(r, arrays[0]) for r in pieces):
+    if len(arrays) == 1 and all(np.may_share_memory(r, arrays[0]) for r in pieces):
         return arrays[0], ends - sizes, ends, owners  # views in order: the runs _runs cut
     flat = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
     return flat, ends - sizes, ends, owners
