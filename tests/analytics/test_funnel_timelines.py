@@ -40,8 +40,8 @@ US = timedelta(microseconds=1)
 WEEK = {"date_from": "2024-01-01", "date_to": "2024-01-07"}
 
 
-def _store() -> DuckDBStore:
-    s = DuckDBStore()
+def _store(cache_mb: int = 64) -> DuckDBStore:
+    s = DuckDBStore(timeline_cache_mb=cache_mb)
     s.ensure_schema()
     return s
 
@@ -62,8 +62,8 @@ class Pair:
     """The same writes into two stores: ``fast`` is refreshed (so funnels read
     ``event_timelines``), ``plain`` never is (so funnels run the SQL)."""
 
-    def __init__(self, tz: str = "UTC") -> None:
-        self.fast, self.plain = _store(), _store()
+    def __init__(self, tz: str = "UTC", cache_mb: int = 64) -> None:
+        self.fast, self.plain = _store(cache_mb), _store()
         self.ctx = ProjectContext(project_id=1, timezone=tz)
 
     def load(self, events: list[Event], merges: dict[str, str] | None = None) -> None:
@@ -213,6 +213,7 @@ def _events(
     two_merges=st.booleans(),
     max_runs=st.sampled_from([2, 3, event_timelines.MAX_RUNS]),
     tz=st.sampled_from(ZONES),
+    cache_mb=st.sampled_from([0, 64]),  # months read each time, or kept between funnels
     queries=st.lists(funnels(), min_size=3, max_size=3),
 )
 def test_fast_path_answers_as_the_sql(
@@ -227,6 +228,7 @@ def test_fast_path_answers_as_the_sql(
     two_merges: bool,
     max_runs: int,
     tz: str,
+    cache_mb: int,
     queries: list[FunnelQuery],
 ) -> None:
     """Random batches arriving out of time order (maybe with one or two merges from some
@@ -240,7 +242,7 @@ def test_fast_path_answers_as_the_sql(
     batches = list(itertools.pairwise(bounds))
     if not any(refreshes[: len(batches)]):  # at least one, for the fast path; not the last
         refreshes[first_refresh % max(1, len(batches) - 1)] = True
-    p = Pair(tz)
+    p = Pair(tz, cache_mb)
     try:
         with mock.patch.object(event_timelines, "MAX_RUNS", max_runs):
             for i, (lo, hi) in enumerate(batches):

@@ -117,15 +117,16 @@ def _month(
 ) -> tuple[MonthRows, int, int]:
     """The table's rows of one (event, month) that [a, b) µs needs, as stored, with the
     [start, end) µs they cover: the whole month when the query needs at least half of
-    it, else just the part it needs (the hours of a month before a range that begins at a
-    local midnight, the tail a window reaches into: reading the whole month for those
-    cost a cold funnel ~15 ms). Taken from the store's cache of decoded months when it
-    holds this generation's (``store/timeline_cache.py``), else read and offered to it."""
+    it (and the store keeps a cache, where later queries will want the rest), else just
+    the part it needs (the hours of a month before a range that begins at a local
+    midnight, the tail a window reaches into: reading the whole month for those cost a
+    cold funnel ~15 ms). Taken from the store's cache of decoded months when it holds this
+    generation's (``store/timeline_cache.py``), else read and offered to it."""
     cache: TimelineCache | None = getattr(store, "cache", None)
     if cache is not None and not cache.max_bytes:
         cache = None
     lo, hi = month_bounds(month)
-    if 2 * (min(b, hi) - max(a, lo)) < hi - lo:
+    if cache is None or 2 * (min(b, hi) - max(a, lo)) < hi - lo:
         if cache is not None and (rows := cache.get((p, name, month, lo, hi), generation)):
             return rows, lo, hi  # the whole month is there already
         lo, hi = max(a, lo), min(b, hi)
