@@ -340,8 +340,9 @@ def result_rows(ctx: ProjectContext, q: RetentionQuery, table: pa.Table) -> list
             q.periods,
             q.mode,
         )
-        return retention_masks.person_mask_rows(counts, cohorts, q.period)
-    data = rows(table)
+        data = retention_masks.person_mask_table(counts, cohorts)
+    else:
+        data = rows(table)
     if data and "size" in data[0]:
         return retention_masks.long_rows(data, q.period, q.periods)
     return data

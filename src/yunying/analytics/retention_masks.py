@@ -170,17 +170,11 @@ def person_mask_counts(
     )
 
 
-def person_mask_rows(
-    counts: np.ndarray, cohorts: list[date], period: Interval
-) -> list[dict[str, Any]]:
-    """``person_mask_counts`` in the join path's shape (part, cp, cbd, rp, n)."""
-    out: list[dict[str, Any]] = []
-    for i, cp in enumerate(cohorts):
-        if not counts[i, 0]:
-            continue
-        out.append({"part": 0, "cp": cp, "cbd": "", "rp": cp, "n": int(counts[i, 0])})
-        for k in range(1, counts.shape[1]):
-            if n := int(counts[i, k]):
-                rp = shift_period(cp, period, k)
-                out.append({"part": 1, "cp": cp, "cbd": "", "rp": rp, "n": n})
-    return out
+def person_mask_table(counts: np.ndarray, cohorts: list[date]) -> list[dict[str, Any]]:
+    """``person_mask_counts`` as ``masks_sql``'s rows (cp, cbd, size, k1 …), non-empty
+    cohorts only, for ``long_rows``."""
+    return [
+        {"cp": cp, "cbd": "", "size": int(c[0])} | {f"k{k}": int(c[k]) for k in range(1, len(c))}
+        for cp, c in zip(cohorts, counts, strict=True)
+        if c[0]
+    ]
