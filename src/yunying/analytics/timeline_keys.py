@@ -65,15 +65,14 @@ def month_keys(
     """Keys of the rows with ``lo <= ts < hi``, outside every ``skip`` [a, b) µs, of
     persons numbered in ``persons`` [first, last) (None: all, numbered from 0), from
     ``months`` given as (rows, month start µs, month end µs)."""
-    first, last = persons if persons is not None else (0, 0)
+    first, last = persons if persons is not None else (0, 1 << 62)
     out = np.empty(sum(len(m.pk) for m, _, _ in months), dtype=np.int64)
     at = 0
     for rows, m_lo, m_hi in months:
         inside = [(a, b) for a, b in skip if a < m_hi and b > m_lo]
         every = persons is None and not inside and lo <= m_lo and m_hi <= hi
         at = _fill(
-            rows.pk, rows.ts, lo, hi, first, last if persons is not None else 1 << 62,
-            start, bits,
+            rows.pk, rows.ts, lo, hi, first, last, start, bits,
             np.array([a for a, _ in inside], dtype=np.int64),
             np.array([b for _, b in inside], dtype=np.int64),
             every, out, at,

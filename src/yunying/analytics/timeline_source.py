@@ -202,10 +202,10 @@ def read_blocks(
         for n in names
     }
     for base in range(0, top + 1, size):
+        persons = (base, base + size) if top >= size else None
         keys: dict[str, np.ndarray] = {}
         for name in names:
             a, b = ranges[name]
-            persons = (base, base + size) if top >= size else None
             k = month_keys(months[name], a, b, persons, start, bits, dirty)
             if len(gone):
                 k = k[~np.isin((k >> bits) + base, gone)]

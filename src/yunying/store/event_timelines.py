@@ -133,12 +133,12 @@ def refresh_timelines(
         f"WHERE project_id = {p}"
     )
     runs = int(state.column("runs")[0].as_py()) if state.num_rows else None
+    if runs is not None and runs < MAX_RUNS and not utc_days:
+        return False
     # Strictly later than the last refresh, whatever the clock does: it is the generation
     # that tells cached rows of the project from current ones (store/timeline_cache.py).
     last = int(state.column("at")[0].as_py()) if state.num_rows else -1
     now = dialect.ts_lit(instant(max(micros(datetime.now(UTC)), last + 1)))
-    if runs is not None and runs < MAX_RUNS and not utc_days:
-        return False
     if runs is None or runs >= MAX_RUNS:
         execute(f"DELETE FROM event_timelines WHERE project_id = {p}")
         execute(_number_persons_sql(p, "TRUE"))
